@@ -15,6 +15,7 @@ from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import ProviderConnectionError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import Reply, local_server
 from orchestratex_anthropic import AnthropicProvider
 
 CLAUDE = ModelProfile(name="anthropic:claude-sonnet-4-5", input_cost_per_1k=0.003, output_cost_per_1k=0.015, quality=9)
@@ -55,3 +56,26 @@ async def test_anthropic_s_own_api_is_named_as_before() -> None:
     request = GenerationRequest(model=CLAUDE, messages=[Message(role="user", content="Hi")], max_output_tokens=16)
     with pytest.raises(ProviderConnectionError, match=r"^cannot reach anthropic: All connection attempts failed"):
         await provider.generate(request)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_gateway_redirecting_to_itself_is_said_and_not_retried(
+    monkeypatch: pytest.MonkeyPatch, streamed: bool
+) -> None:
+    """It was "cannot reach anthropic at …: Exceeded maximum allowed redirects.", retried as a passing connection
+    error: a redirect loop (http sent to https and back by a gateway's load balancer) that no retry ends."""
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not the vendor
+    loop = Reply(307, headers={"location": "/v1/messages"})
+
+    async def ignore(text: str) -> None:
+        return None
+
+    with local_server(lambda body: loop) as url:
+        provider = AnthropicProvider(api_key="sk-ant-test", base_url=url)
+        request = GenerationRequest(model=CLAUDE, messages=[Message(role="user", content="Hi")], max_output_tokens=16)
+        with pytest.raises(
+            ProviderConnectionError, match=rf"^anthropic at {url} redirected the request again"
+        ) as raised:
+            await (provider.generate_stream(request, ignore) if streamed else provider.generate(request))
+        await provider.aclose()
+    assert "a redirect loop" in str(raised.value) and not raised.value.retryable

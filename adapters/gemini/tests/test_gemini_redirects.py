@@ -10,9 +10,14 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx2
 import pytest
 
 import orchestratex.providers
+from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import ProviderConnectionError
+from orchestratex.providers import GenerationRequest
 from orchestratex_gemini import GeminiProvider
 
 from .test_gemini_provider import request
@@ -115,3 +120,37 @@ async def test_a_redirect_within_the_gateway_keeps_the_key(servers: tuple[_Serve
         await provider.aclose()
     assert generation.text == "Hello"
     assert len(gateway.headers) == 2 and all(h["x-goog-api-key"] == KEY for h in gateway.headers)
+
+
+async def test_a_gateway_redirecting_to_itself_falls_back_to_another_model(servers: tuple[_Server, _Server]) -> None:
+    """google-genai lets the HTTP library's redirect loop through raw (`httpx2.TooManyRedirects`, aiohttp's), which
+    was not mapped: it came out of `Orchestrator.run` itself, the run failed, no other model tried. It is now a
+    connection error, not retried (a loop is not passing), and the run goes on with the next model."""
+    gateway, _ = servers
+    gateway.location, gateway.redirects = gateway.url, 1000  # (to its own path, again and again)
+    gemini = ModelProfile(name="gemini:gemini-x", input_cost_per_1k=0.001, output_cost_per_1k=0.004, quality=9)
+    other = ModelProfile(name="function:other", input_cost_per_1k=0.002, output_cost_per_1k=0.002, quality=5)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+
+    def answer(req: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "ok"}) if req.purpose == "judge" else "Paris."
+
+    async with Orchestrator(
+        providers=[GeminiProvider(api_key=KEY, base_url=gateway.url), FunctionProvider(answer)],
+        catalog=ModelCatalog([gemini, other, judge]),
+        judges=[judge.name],
+    ) as orchestrator:
+        result = await orchestrator.run("The capital of France?", preferred_models=[gemini.name, other.name])
+    assert (result.status, result.final_model) == ("completed", other.name), result.error
+    [error] = result.orchestration.iterations[0].errors
+    assert f"gemini at {gateway.url} redirected the request again and again" in error, error
+    assert 10 <= len(gateway.headers) <= 21  # (one call, as far as it follows redirects: the loop was not retried)
+
+
+async def test_a_body_whose_compression_is_broken_is_a_connection_error() -> None:
+    def broken(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip at all")
+
+    provider = GeminiProvider(api_key=KEY, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(broken)))
+    with pytest.raises(ProviderConnectionError, match="decompressing"):
+        await provider.generate(request())

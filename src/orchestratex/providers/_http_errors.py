@@ -182,6 +182,15 @@ def connection_error(
         )
         error.retryable = False  # (no retry makes a certificate trusted: it was retried on every model)
         return error
+    if type(reason).__name__ == "TooManyRedirects":  # (httpx's, aiohttp's: a redirect loop, no retry ends it)
+        error = ProviderConnectionError(
+            f"{provider}{at} redirected the request again and again ({said}): a redirect loop, which retrying would"
+            " only repeat; check the base URL (its scheme, host and path, as the server expects them)",
+            model=model,
+            provider=provider,
+        )
+        error.retryable = False
+        return error
     refused = _PROXY_STATUS.match(said) if proxy else None
     if refused is None and _cut_mid_body(reason):  # (the server answered: "cannot reach" read as it being down)
         return ProviderConnectionError(

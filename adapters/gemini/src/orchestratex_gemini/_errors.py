@@ -44,10 +44,9 @@ _TIMEOUTS: tuple[type[BaseException], ...] = (
     + ((aiohttp.ServerTimeoutError, TimeoutError) if aiohttp else ())  # (its `ClientTimeout(total=…)`: TimeoutError)
 )
 _TRANSPORT: tuple[type[BaseException], ...] = (
-    (httpx2.TransportError,)
-    + ((httpx.TransportError,) if httpx else ())
-    # (refused, reset, closed mid-body: a raw aiohttp error was raised, not retried, and the run failed with it)
-    + ((aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) if aiohttp else ())
+    # (refused, reset, closed mid-body; a redirect loop, a body whose gzip is broken: not transport errors but the
+    # request's all the same, which google-genai lets through raw, and the run failed with them, no other model tried)
+    (httpx2.RequestError,) + ((httpx.RequestError,) if httpx else ()) + ((aiohttp.ClientError,) if aiohttp else ())
 )
 _PROXY: tuple[type[BaseException], ...] = (httpx2.ProxyError,) + ((httpx.ProxyError,) if httpx else ())
 _UNPARSED: tuple[type[BaseException], ...] = tuple(
