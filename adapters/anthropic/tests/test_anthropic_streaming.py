@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import MalformedResponse, ProviderHTTPError, ProviderServerError, RateLimited
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
@@ -223,3 +225,32 @@ async def test_an_assertion_of_whoever_takes_the_text_is_passed_on_as_it_is() ->
 
     with pytest.raises(AssertionError, match="the test did not expect 'Hello'"):
         await provider_on(server).generate_stream(request(), on_text)
+
+
+async def test_a_stream_the_sdk_cannot_read_is_malformed_and_the_run_goes_on() -> None:
+    """A gateway translating another vendor's stream that sends text deltas without their `content_block_start` made
+    the SDK fail reading it (a bare IndexError, out of `Orchestrator.run` itself: the run failed, no other model
+    tried). It is a MalformedResponse, and the run goes on with the next model."""
+    unopened = sse(*(e for e in _events(STREAM) if e["type"] != "content_block_start"))
+    server = MockServer().always(Reply(200, content=unopened, headers={"content-type": "text/event-stream"}))
+
+    async def ignore(text: str) -> None:
+        return None
+
+    with pytest.raises(MalformedResponse, match=r"its SDK \(anthropic\) could not read.*IndexError"):
+        await provider_on(server).generate_stream(request(), ignore)
+    other = ModelProfile(name="function:other", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=1)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=1)
+    function = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}' if r.purpose == "judge" else "Hello.")
+    async with Orchestrator(
+        providers=[provider_on(server), function], catalog=ModelCatalog([MODEL, other, judge]), judges=[judge.name]
+    ) as orchestrator:
+        async with orchestrator.run_stream("Hi", preferred_models=[MODEL.name, other.name]) as stream:
+            async for _ in stream:
+                pass
+    assert stream.result is not None and stream.result.final_model == other.name, stream.result
+    assert "MalformedResponse" in stream.result.orchestration.iterations[0].errors[0]
+
+
+def _events(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]

@@ -64,3 +64,27 @@ def test_run_stream_records_the_malformed_answer_instead_of_crashing() -> None:
         assert done.stop_reason == "error" and "MalformedResponse" in str(done.error), done.error
 
     asyncio.run(streamed())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        b'{"error": {"message": "upstream request timed out"}}',  # (a gateway's error chunk, without Google's code)
+        b'{"error": "upstream request timed out"}',
+    ],
+    ids=["without-code", "a-string"],
+)
+async def test_an_error_chunk_google_genai_cannot_read_is_a_malformed_response(error: bytes) -> None:
+    """google-genai reads an error chunk's `code` as a number: one without it (a gateway's) made it fail with a bare
+    TypeError (AttributeError for a string error), which came out of `Orchestrator.run` itself, no other model tried."""
+    body = b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}]}\n\ndata: ' + error
+    provider = GeminiProvider(api_key="k", http_client=serving(body + b"\n\n", "text/event-stream"))
+    request = GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hello")], max_output_tokens=64)
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    with pytest.raises(MalformedResponse, match=r"its SDK \(google.genai\) could not read") as raised:
+        await provider.generate_stream(request, on_text)
+    assert pieces == ["Hel"] and raised.value.model == MODEL.name

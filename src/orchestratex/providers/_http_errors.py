@@ -21,6 +21,8 @@ any other status (a proxy's 407 says what to set)       → ProviderHTTPError   
 `connection_error` is the one mapping of a request that got no answer from the vendor: a connection error, retried,
 unless the HTTP proxy refused to open the tunnel to the vendor (407: it wants a user and password; 403: it does not
 let the host through) or the server's certificate is not trusted (a TLS-inspecting proxy's), which no retry cures.
+`unreadable` is the one mapping of an answer the vendor's SDK itself could not read (its own code failing on a body
+that is not as the vendor documents it): a `MalformedResponse`, the run going on with the next model.
 
 Whatever the status, an answer carrying `x-should-retry: false` is not retried, and one carrying `x-should-retry:
 true` is, as the OpenAI and Anthropic SDKs decide (their own retries are off: the orchestrator retries instead).
@@ -37,6 +39,7 @@ from ..exceptions import (
     AuthenticationError,
     ContentFiltered,
     ContextLengthExceeded,
+    MalformedResponse,
     ModelNotFound,
     ProviderConnectionError,
     ProviderError,
@@ -47,7 +50,7 @@ from ..exceptions import (
 )
 from ._support import retry_after_seconds
 
-__all__ = ["connection_error", "http_error", "masked_key"]
+__all__ = ["UNREAD", "connection_error", "http_error", "masked_key", "unreadable"]
 
 _E = TypeVar("_E", bound=ProviderError)
 _T = TypeVar("_T")
@@ -254,6 +257,33 @@ def _bypassed(host: str, no_proxy: str) -> bool:
 
 _MID_BODY = "peer closed connection without sending complete message body"
 """httpx's words for a connection closed after the answer's status, before the end of its body."""
+
+
+UNREAD = (TypeError, AttributeError, KeyError, IndexError)
+"""What an SDK's own code raises reading an answer that is not as its vendor documents it: a stream's text delta for
+a content block no `content_block_start` opened (Anthropic's SDK: IndexError), an error chunk without a numeric
+`code` (google-genai: TypeError), as gateways translating another vendor's API send them."""
+
+
+def unreadable(exc: BaseException, package: str, *, provider: str, model: str) -> MalformedResponse | None:
+    """The error of an answer the vendor's SDK (the top-level module `package`) could not read: `exc`, one of `UNREAD`,
+    raised by the SDK's own code (its innermost frame is in `package`). It came out of `Orchestrator.run` itself, the
+    run failed, no other model tried. None when `exc` was raised elsewhere (the adapter's code, the caller's
+    `on_text`): a bug to raise as it is."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    if module != package and not module.startswith(f"{package}."):
+        return None
+    return MalformedResponse(
+        f"{provider} answered with something its SDK ({package}) could not read, not as the API documents its answers"
+        f" (a gateway's translation?): {type(exc).__name__}: {exc}",
+        model=model,
+        provider=provider,
+    )
 
 
 def _cut_mid_body(reason: object) -> bool:

@@ -13,7 +13,7 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.providers._http_errors import connection_error, masked_key
+from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
 from orchestratex.providers._support import one_line, shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
@@ -100,6 +100,11 @@ def map_anthropic_errors(
         ) from exc
     except anthropic.AnthropicError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
+    except UNREAD as exc:  # (the SDK's own code failing on a stream not as documented: a gateway's translation)
+        unread = unreadable(exc, "anthropic", provider=provider, model=model)
+        if unread is None:
+            raise
+        raise unread from exc
 
 
 def _path_hint(exc: anthropic.APIStatusError) -> str:

@@ -23,7 +23,7 @@ from google.genai import errors
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
-from orchestratex.providers._http_errors import connection_error, masked_key
+from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
 from orchestratex.providers._support import not_json, one_line, shown_url
 
 try:
@@ -230,6 +230,13 @@ def map_gemini_errors(
         raise MalformedResponse(f"{provider}: {not_json(exc.doc)}", model=model, provider=provider) from exc
     except _MALFORMED as exc:
         raise _malformed(exc, provider=provider, model=model) from exc
+    except (
+        UNREAD
+    ) as exc:  # (google-genai's own code failing on an answer not as documented: an error chunk without code)
+        unread = unreadable(exc, "google.genai", provider=provider, model=model)
+        if unread is None:
+            raise
+        raise unread from exc
 
 
 def _malformed(exc: BaseException, *, provider: str, model: str) -> MalformedResponse:
