@@ -131,6 +131,30 @@ def test_concurrent_cancels_of_one_run_end_it_once_one_200_the_others_409(
     )
 
 
+class _SlowCancelStore(MemoryStore):
+    """A cancel request is recorded, then answered late, as on a loaded store: the run may end meanwhile."""
+
+    async def request_cancel(self, orchestration_id: str) -> bool:
+        recorded = await super().request_cancel(orchestration_id)
+        if recorded:
+            while orchestration_id in self._active:  # (until its run has ended, committing its last step)
+                await asyncio.sleep(0.01)
+        return recorded
+
+
+def test_a_cancel_of_a_run_that_ends_meanwhile_answers_409_with_how_it_ended(make_api: Callable[..., Api]) -> None:
+    # a cancel sent as the run committed its last step: the run was read running, the cancel recorded, and the run
+    # ended before it could be stopped; the answer was 202 with the run "running" ("ending elsewhere") from the one
+    # server there is, and the run was launched again, though it had completed
+    api = make_api(_SlowCancelStore(), env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.5"})
+    api.client.app.state.server.orchestrator.cancel_check_s = 3600  # type: ignore[attr-defined]
+    oid = api.start(api.thread(api.session(max_iterations=1)["_id"])["_id"])["_id"]
+    r = api.client.post(f"/api/orchestration/{oid}/cancel", headers=api.alice)
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"] == f"orchestration {oid} has already ended (completed): there is nothing to cancel"
+    assert api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice).json()["status"] == "completed"
+
+
 def test_ending_a_session_stops_its_runs_and_frees_the_slots(make_api: Callable[..., Api]) -> None:
     api = make_api(env=SLOW, max_concurrent=2)
     sid = api.session()["_id"]

@@ -80,8 +80,11 @@ def _cancel_ended(
 
 
 async def _already_ended(state: ServerState, orchestration_id: str) -> Conflict:
-    now = await state.store.get_orchestration(orchestration_id)
-    return Conflict(f"orchestration {orchestration_id} has already ended ({now.status}): there is nothing to cancel")
+    return _ended(await state.store.get_orchestration(orchestration_id))
+
+
+def _ended(doc: Orchestration) -> Conflict:
+    return Conflict(f"orchestration {doc.id} has already ended ({doc.status}): there is nothing to cancel")
 
 
 def _spent(session: Session, catalog: ModelCatalog) -> str | None:
@@ -148,6 +151,7 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     """
     user = principal_of(request)
     state = state_of(request)
+    driven_here = state.runner.drives(orchestration_id)  # (before any await: it may end while this request waits)
     doc, deferred = await load_to_stop(
         state, user, request.scope, lambda: load_orchestration(state, user, orchestration_id)
     )
@@ -165,5 +169,11 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     underway.add_done_callback(partial(_cancel_ended, cancelling, doc.id))
     if await asyncio.shield(underway):
         return document(await state.store.get_orchestration(doc.id), 200, headers)
+    if driven_here:  # it ended here since it was read (its last step was being committed): as it is now
+        now = await state.store.get_orchestration(doc.id)
+        if now.status == "cancelled":  # (stopped meanwhile: its session ended)
+            return document(now, 200, headers)
+        if now.status in TERMINAL_ORCHESTRATION_STATUSES:
+            raise _ended(now)
     state.runner.launch(doc.id)  # nobody may be running it (its process died): end it here
     return document(doc, 202, headers)

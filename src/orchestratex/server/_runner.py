@@ -65,6 +65,10 @@ class Runner:
             return
         await o.store.start(orchestration, thread=thread, owner=o.owner, ttl_s=o.lease_ttl_s)
 
+    def drives(self, orchestration_id: str) -> bool:
+        """Whether this process is driving the orchestration now."""
+        return orchestration_id in self._tasks
+
     def launch(self, orchestration: Orchestration | str, *, on_delta: DeltaSink | None = None) -> asyncio.Task[Any]:
         """Drive the orchestration in the background (unless this process already does); returns its task.
         With `on_delta`, its generations stream to it."""
