@@ -209,6 +209,7 @@ class RunGuard:
         self._stopping = loop.create_task(stop(self._oid))
         notice = loop.call_later(SLOW_STOP_S, self._say_still_stopping)
         self._stopping.add_done_callback(lambda _: notice.cancel())
+        self._stopping.add_done_callback(_retrieved)  # (a cancel the store did not take raises: the run's end says so)
 
     def _say_still_stopping(self) -> None:
         """Say, once, that the stop is under way: a store that is slow to answer (another process holding a SQLite
@@ -372,3 +373,10 @@ def _all_free(orchestrator: Orchestrator) -> bool:
     return bool(models) and all(
         m.input_cost_per_1k == 0 and m.output_cost_per_1k == 0 and not m.cached_input_cost_per_1k for m in models
     )
+
+
+def _retrieved(task: asyncio.Task[bool]) -> None:
+    """Mark the outcome of the stop `task` seen: the interrupted run's own end (its store's error) says what it means,
+    and asyncio printed "Task exception was never retrieved" after it."""
+    if not task.cancelled():
+        task.exception()

@@ -119,7 +119,10 @@ async def drive_stored(
         await ensure_ready(o)
         doc = orchestration if isinstance(orchestration, Orchestration) else None
         oid = doc.id if doc else str(orchestration)
-        if oid in o._leases.held:  # the lease is this process's: a second run would race the first
+        # the lease is this process's: a second run would race the first; one held only for its cancel (which the
+        # store did not take) is this run's to claim, to write that cancel
+        owed = o._leases.take_owed(oid)
+        if oid in o._leases.held:
             raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
         o._leases.held.add(oid)
         asked = time.monotonic()
@@ -127,6 +130,10 @@ async def drive_stored(
             claimed = await o.store.claim(oid, o.owner, o.lease_ttl_s)
         except BaseException as exc:
             o._leases.drop(oid)
+            if owed is None and isinstance(exc, StoreUnavailable) and oid in o._cancelling:
+                owed = o._leases.taken(oid)  # (a prepared run `cancel` ends: its lease is still `prepare`'s)
+            if owed is not None:  # (still this process's, for the cancel)
+                o._leases.keep_for_cancel(oid, owed)
             if isinstance(exc, Exception):
                 exc.add_note(NOT_CLAIMED)
             raise
@@ -205,6 +212,9 @@ async def _let_go(orchestrator: Orchestrator, oid: str, exc: BaseException) -> N
     fails is logged, and the lease expires: the run's caller gets `exc`, not the release's error (a store failing
     now, as it often is when the run failed, said `StoreUnavailable`, "nothing was written", for a run stopped by
     an error that leaves unknown whether its step was written)."""
+    if isinstance(exc, StoreUnavailable) and oid in orchestrator._cancelling:
+        orchestrator._leases.keep_for_cancel(oid)  # its cancel not written: no other process resumes it meanwhile
+        return
     orchestrator._leases.drop(oid)
     if not (isinstance(exc, StoreUnavailable) and oid in orchestrator.suspending):
         await _release(orchestrator, oid)

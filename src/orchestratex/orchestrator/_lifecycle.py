@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import weakref
 from typing import TYPE_CHECKING, cast
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
 __all__ = ["LeaseKeeper", "ensure_ready", "release_store", "resolve_store"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
 
 
 _HOLDERS: weakref.WeakKeyDictionary[Store, weakref.WeakSet[Orchestrator]] = weakref.WeakKeyDictionary()
@@ -140,7 +143,7 @@ class LeaseKeeper:
     refuses it, and the run is left to whichever process resumes it. Before, a renewal took such a lease back (the
     `Store` ABC's default `renew_leases`, MemoryStore) and the paused run wrote its stale state over the other's."""
 
-    __slots__ = ("_granted", "_lapsed", "_o", "_prepared", "_sleeping", "_task", "held", "lost")
+    __slots__ = ("_granted", "_lapsed", "_o", "_prepared", "_sleeping", "_task", "held", "lost", "owed")
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._o = orchestrator
@@ -148,6 +151,9 @@ class LeaseKeeper:
         """The orchestrations whose lease this process holds: those it drives (or is about to); `drop` removes one."""
         self.lost: set[str] = set()
         """Held orchestrations whose lease may have lapsed (see the class): their runs write nothing more."""
+        self.owed: set[str] = set()
+        """Held orchestrations whose run a `cancel` stopped and whose end the store did not take (`keep_for_cancel`):
+        no run drives them; their lease is renewed, and the cancel written again after each renewal."""
         self._granted: dict[str, float] = {}
         """When each held lease was last granted (`time.monotonic()` before the store call that granted it): a lease
         is renewed only once granted (`granted`), by the `Store.start` or `Store.claim` of its run."""
@@ -156,8 +162,9 @@ class LeaseKeeper:
         self._task: asyncio.Task[None] | None = None
         self._sleeping = False
         self._prepared: dict[str, float] = {}
-        """The orchestrations `prepare` stored leased to this process, with when that lease ends (`time.monotonic()`),
-        in the order they were prepared: given once for `lease_ttl_s`, not renewed (see `prepared`)."""
+        """The orchestrations `prepare` stored leased to this process, with when that lease was given
+        (`time.monotonic()` before the call), in the order they were prepared: given once for `lease_ttl_s`, not
+        renewed (see `prepared`)."""
 
     def start(self) -> None:
         """Renew the held leases from now on, on the running event loop."""
@@ -176,28 +183,50 @@ class LeaseKeeper:
         process's resume pass may (stored without one, a server on the same store ran it as "left by a stopped
         process", and this `start` then failed with `Conflict`, or returned the server's result). A worker that
         drives what an application prepares still takes it once the grace is over (`aclose` gives it up at once)."""
-        prepared, now = self._prepared, time.monotonic()
+        prepared, since = self._prepared, time.monotonic() - self._o.lease_ttl_s
         while prepared:  # (forget those whose grace is over: oldest first)
-            first, ends = next(iter(prepared.items()))
-            if ends > now:
+            first, given = next(iter(prepared.items()))
+            if given > since:
                 break
             del prepared[first]
-        prepared[oid] = asked + self._o.lease_ttl_s
+        prepared[oid] = asked
 
     def still_prepared(self) -> list[str]:
         """The orchestrations prepared here whose grace is not over, oldest first: the store does not list them as
         resumable meanwhile, this process's `resume_pending` runs them."""
-        now = time.monotonic()
-        return [oid for oid, ends in self._prepared.items() if ends > now]
+        since = time.monotonic() - self._o.lease_ttl_s
+        return [oid for oid, given in self._prepared.items() if given > since]
 
-    def taken(self, oid: str) -> None:
-        """A run of this process claimed `oid` (or was refused its lease): no longer held for it by `prepare`."""
-        self._prepared.pop(oid, None)
+    def taken(self, oid: str) -> float | None:
+        """A run of this process claimed `oid` (or was refused its lease): no longer held for it by `prepare`, which
+        gave it its lease at the time returned (None for a run not prepared here)."""
+        return self._prepared.pop(oid, None)
+
+    def keep_for_cancel(self, oid: str, granted: float | None = None) -> None:
+        """The run of `oid` was cancelled and the store did not take its end (`StoreUnavailable`): its lease is kept
+        (renewed; last granted at `granted` when no longer held) so that no other process resumes the run the user
+        cancelled, and paid for it once the lease had expired; the cancel is written again after each renewal (a
+        `cancel` of it once more: `take_owed`)."""
+        self.held.add(oid)
+        self.owed.add(oid)
+        if granted is not None:
+            self._granted[oid] = granted
+        self.start()
+
+    def take_owed(self, oid: str) -> float | None:
+        """When the lease of `oid` was last granted, if it is held only for its cancel (`keep_for_cancel`): the caller
+        claims it now to write that cancel (and keeps it for the cancel again if the claim fails)."""
+        if oid not in self.owed:
+            return None
+        granted = self._granted.get(oid, 0.0)
+        self.drop(oid)
+        return granted
 
     def drop(self, oid: str) -> None:
         """This process no longer holds the lease of `oid`; when it held no other, the keeper ends now."""
         held = self.held
         held.discard(oid)
+        self.owed.discard(oid)
         self.lost.discard(oid)
         self._lapsed.discard(oid)
         self._granted.pop(oid, None)
@@ -218,6 +247,25 @@ class LeaseKeeper:
             if self.held:
                 with contextlib.suppress(Exception):
                     await self._renew(o)
+            for oid in list(self.owed):  # (rarely any: a cancel the store did not take)
+                await self._cancel_again(o, oid)
+
+    async def _cancel_again(self, o: Orchestrator, oid: str) -> None:
+        """Write the cancel of owed `oid` (`keep_for_cancel`) again; one that can no longer be written is logged."""
+        try:
+            refused = not await o.cancel(oid)
+        except Exception:  # (the store still does not take it: owed again, tried at the next renewal)
+            refused = False
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():  # (the keeper stopped meanwhile: `cancel` absorbed it)
+            raise asyncio.CancelledError
+        if refused:  # (its lease lapsed while the store did not answer, and another process took the run)
+            logger.warning(
+                "orchestration %s was NOT cancelled: it ended, or another process took it over, before the store "
+                "took its cancel",
+                oid,
+                extra={"orchestration_id": oid},
+            )
 
     async def _renew(self, o: Orchestrator) -> None:
         """One renewal of the granted leases; one that may have lapsed is taken back only as `_take_back` says."""
@@ -287,6 +335,14 @@ class LeaseKeeper:
         leaves the others to expire)."""
         task, self._task = self._task, None
         await stop(task)
+        for oid in list(self.owed):
+            self.drop(oid)
+            logger.warning(
+                "orchestration %s was NOT cancelled: the store did not take its cancel before the orchestrator closed; "
+                "it is left as it was, and any process's resume_pending() resumes it once its lease expires",
+                oid,
+                extra={"orchestration_id": oid},
+            )
         o, prepared = self._o, self.still_prepared()
         self._prepared.clear()
         for oid in prepared:

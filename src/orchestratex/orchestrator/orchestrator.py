@@ -20,7 +20,7 @@ from .._plain import is_real, is_whole, plain
 from ..catalog import ModelCatalog, ModelProfile, ModelStatus
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
-from ..exceptions import NotFound, ProviderNotConfigured, UnknownModelError, UserError
+from ..exceptions import NotFound, ProviderNotConfigured, StoreUnavailable, UnknownModelError, UserError
 from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, Thread
@@ -799,14 +799,32 @@ class Orchestrator:
                 ended = self._watcher.stop(orchestration_id)  # the caller gets the cancelled RunResult
                 if ended is not None:
                     await asyncio.shield(ended)
+                    self._check_cancel_written(orchestration_id, task)
                     return True
             if not self._watcher.stop_when_driven(orchestration_id, task):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+            self._check_cancel_written(orchestration_id, task)
             return True
         finally:
             self._cancelling.discard(orchestration_id)
+
+    def _check_cancel_written(self, orchestration_id: str, task: asyncio.Task[RunResult]) -> None:
+        """Raise `StoreUnavailable` when the run `task` drove was stopped but the store did not take its cancel (a
+        SQLite file another process held locked past every retry, MongoDB unreachable): `cancel` returned True, the
+        run stayed `running` (or `pending`), and once its lease expired the next resume pass of a process on the
+        store resumed the run the user had cancelled, and paid for it."""
+        if orchestration_id not in self._leases.owed:
+            return
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        why = f" ({failure})" if failure is not None else ""
+        raise StoreUnavailable(
+            f"orchestration {orchestration_id} was NOT cancelled: the store did not take its cancel{why}. It is "
+            "stopped here, and this orchestrator keeps its lease (no other process resumes it) and writes the cancel "
+            f"as soon as the store answers (tried every {self.lease_ttl_s / 3:g} s); closed before then, it stays as "
+            "it was and any process's resume_pending() resumes it once its lease expires"
+        )
 
     async def _cancel_pending(self, orchestration_id: str) -> bool:
         """`cancel` of a stored `pending` run no task of this orchestrator drives, or a `running` one a dead process
@@ -822,8 +840,13 @@ class Orchestrator:
         except (NotFound, UserError):
             return False
         self._watcher.end_on_entry(orchestration_id, task)
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        self._cancelling.add(orchestration_id)  # (a cancel the store does not take keeps the lease: `keep_for_cancel`)
+        try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        finally:
+            self._cancelling.discard(orchestration_id)
+        self._check_cancel_written(orchestration_id, task)
         return (await self.store.get_orchestration(orchestration_id)).status == "cancelled"
 
     async def suspend(self, orchestration_id: Orchestration | str) -> bool:

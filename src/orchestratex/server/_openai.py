@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..catalog import ModelProfile
-from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
+from ..exceptions import ConfigurationError, OrchestrateXError, StoreUnavailable, UnknownModelError
 from ..orchestrator import RunResult
 from ._app import ServerState
 from ._auth import Principal, key_of, no_key_reason
@@ -246,7 +246,7 @@ class OpenAIRoutes:
 
         waited = await wait_for_run(state, request, user, task)
         if waited == "revoked":
-            await state.orchestrator.cancel(call.orchestration.id)
+            await _cancel(state, call.orchestration.id)
             raise OpenAIError(
                 401,
                 f"this API key was revoked while the answer was computed: orchestration {call.orchestration.id}"
@@ -256,7 +256,7 @@ class OpenAIRoutes:
                 extra=which("cancelled"),
             )
         if waited == "gone":  # (nobody reads this answer: it is what the metrics count)
-            await state.orchestrator.cancel(call.orchestration.id)
+            await _cancel(state, call.orchestration.id)
             raise OpenAIError(
                 400,
                 f"the client disconnected before the answer: orchestration {call.orchestration.id} is cancelled",
@@ -279,6 +279,16 @@ class OpenAIRoutes:
             error.headers.update(call.headers)
             raise error
         return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)
+
+
+async def _cancel(state: ServerState, oid: str) -> None:
+    """Cancel the run of a call whose answer nobody may read. One the store did not take (`StoreUnavailable`) is
+    stopped here all the same, its cancel written once the store answers: logged, and the call answered as it is
+    (its key revoked: 401, not a 503 about the store)."""
+    try:
+        await state.orchestrator.cancel(oid)
+    except StoreUnavailable as exc:
+        logger.warning("%s", exc, extra={"orchestration_id": oid})
 
 
 _DISCONNECTED = OpenAIError(

@@ -109,8 +109,10 @@ class Runner:
             with contextlib.suppress(Exception):  # ended and gone meanwhile: nothing to stop
                 if (await self.orchestrator.store.get_orchestration(oid)).session_id == session_id:
                     found.append(oid)
-        stopped = await asyncio.gather(*(self.orchestrator.cancel(oid) for oid in found))
-        return sum(stopped)
+        # (a cancel the store did not take raises `StoreUnavailable`: that run is stopped here and its cancel written
+        # once the store answers; the session's new status, written, is answered, not a 503)
+        stopped = await asyncio.gather(*(self.orchestrator.cancel(oid) for oid in found), return_exceptions=True)
+        return sum(done is True for done in stopped)
 
     def start_resuming(self) -> None:
         """Begin serving: resume runs now and every `resume_every_s`. An app's lifespan may run again after it ended
