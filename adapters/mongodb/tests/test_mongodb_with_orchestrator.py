@@ -206,3 +206,20 @@ async def test_a_step_over_mongodbs_16_mb_document_limit_is_a_store_error(
         ):
             await orchestrator.run("Summarise: " + "lorem ipsum " * 800_000, cost_limit=50)
     assert client.get_database("orchestratex").raw("commits").count_documents({}) == 0  # nothing half-written
+
+
+async def test_a_run_just_prepared_is_left_to_its_orchestrator_by_another_process(
+    mock_client_factory: Callable[[], Any],
+) -> None:
+    """`prepare` leases the run to its orchestrator for `lease_ttl_s`, once: another process's resume pass on the
+    same MongoDB (a server's) leaves it to that orchestrator's `drive` (it ran it as "left by a stopped process")."""
+    client = mock_client_factory()
+    async with _orchestrator(client, lease_ttl_s=30) as app, _orchestrator(client, lease_ttl_s=30) as server:
+        o = await app.prepare("Explain the CAP theorem briefly", cost_limit=1.0)
+        assert await server.resume_pending() == []
+        assert (await app.drive(o)).status == "completed"
+        assert await server.resume_pending() == []
+        other = await app.prepare("Explain the CAP theorem again", cost_limit=1.0)
+    async with _orchestrator(client, lease_ttl_s=30) as server:
+        (resumed,) = await server.resume_pending()  # (given up as the application closed)
+    assert resumed.orchestration.id == other.id and resumed.status == "completed"
