@@ -87,3 +87,28 @@ async def test_a_cancel_the_store_did_not_take_says_so_and_no_other_process_resu
         assert models.answers == answers
         assert stored.stop_reason == "cancelled"
         assert (await server.store.get_session(session.id)).reserved_cost == 0.0
+
+
+async def test_a_run_whose_cancel_the_store_did_not_take_is_not_driven_on_by_a_drive_of_it(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    models = _Models()
+    async with _orchestrator(path, models) as app:
+        session = await app.create_session(cost_limit=1.0)
+        doc = await app.prepare("Write a sort function", session=session, max_iterations=3)
+        task = app.start(doc)
+        await asyncio.wait_for(models.entered.wait(), 30)
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreUnavailable, match=f"orchestration {doc.id} was NOT cancelled"):
+                await app.cancel(doc.id)
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        with pytest.raises(StoreUnavailable):
+            await task
+        answers = models.answers
+        result = await app.drive(doc.id)  # (it ran the run on, making the calls the user had cancelled)
+        assert (result.status, result.orchestration.stop_reason) == ("cancelled", "cancelled")
+        assert models.answers == answers
+        assert (await app.store.get_session(session.id)).reserved_cost == 0.0

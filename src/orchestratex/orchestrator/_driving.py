@@ -145,6 +145,10 @@ async def drive_stored(
                 "whose start() it is held for (lease_ttl_s)"
             )
         o._leases.granted(oid, asked)
+        if owed is not None and (task := asyncio.current_task()) is not None:
+            # (held for its cancel, which the store did not take: it ends `cancelled`, as its user asked; driven on,
+            # a `drive` or `resume_pending` of it here made the calls the user had cancelled, and paid for them)
+            o._watcher.end_on_entry(oid, task)
         return await drive_leased(o, oid, doc, None, on_event, on_delta)
     finally:
         o._closer.leave(loop)
