@@ -56,7 +56,7 @@ def made(cls: type[M], /, **values: Any) -> M:
     half the cost. A misspelt or missing field is a `TypeError`, as a `ValidationError` would be."""
     spec = _MADE.get(cls) or _made_class(cls)
     template, factories, required = spec
-    fields = {**template, **values}  # (in the fields' order, as pydantic's `__dict__`)
+    fields = template | values  # (in the fields' order, as pydantic's `__dict__`; sharing the class's keys)
     if len(fields) != len(template) or not values.keys() >= required:
         raise TypeError(
             f"{cls.__name__} has no field {sorted(values.keys() - template.keys())} or misses some of"
@@ -90,8 +90,22 @@ def _made_class(
         elif info.default is not PydanticUndefined and type(info.default) not in _IMMUTABLE:
             raise TypeError(f"{cls.__name__}.{name}'s default is mutable (pydantic copies it): build it with pydantic")
     required = frozenset(name for name, info in cls.model_fields.items() if info.is_required())
-    spec = _MADE[cls] = (template, tuple(factories), required)
+    spec = _MADE[cls] = (_key_sharing(cls, template), tuple(factories), required)
     return spec
+
+
+def _key_sharing(cls: type[BaseModel], template: dict[str, Any]) -> dict[str, Any]:
+    """`template` as a dictionary that shares its keys with the instance dictionaries of `cls` (CPython's split
+    table): a copy of it (`template | values`: a copy, then its values replaced) shares them too, and holds only its
+    values, 8 bytes each, instead of a table of its own, 24 bytes an entry and an index. A 13-field event's
+    dictionary takes 0.2 KB instead of 0.5 KB. The keys are those of the class's attributes, set on a first instance
+    in the fields' order; where CPython cannot share them (a class with many instances made already), the copy is
+    a plain dictionary, as before: equal, in the same order, only larger."""
+    probe = _new(cls)
+    for name, default in template.items():
+        _setattr(probe, name, default)
+    shared: dict[str, Any] = probe.__dict__
+    return shared if list(shared) == list(template) else template
 
 
 def _sealed(factory: Callable[[], Any]) -> Any:

@@ -258,11 +258,12 @@ asyncio.run(main())
 the bytes allocated since they started that are still alive (`tracemalloc`), per run. In a fresh interpreter, as
 `_HELD`."""
 
-HELD_BYTES = 39_800
-"""What a run held at its third answer's judges (39.3 KB) with a little slack: 41.9 KB when a run's state had an
+HELD_BYTES = 36_900
+"""What a run held at its third answer's judges (36.4 KB) with a little slack: 41.9 KB when a run's state had an
 instance dictionary of about 40 keys (1.6 KB: past the 30 an instance dictionary shares its keys for), 40.6 KB when
 the judges' evaluation awaited its panel in two more frames, 39.9 KB when the run kept its answer's messages while
-the judges answered."""
+the judges answered, 39.3 KB when the records and events a run makes each had a dictionary with a table of its
+own (`_seal.made`: they share their class's keys)."""
 
 
 def test_a_run_waiting_on_its_judges_holds_few_bytes() -> None:
