@@ -125,3 +125,41 @@ def test_every_judge_cooling_down_is_a_503_with_retry_after_and_nothing_stored()
             model="function:up", messages=PROMPT, extra_body={"session_id": session["_id"]}
         )
         assert done.choices[0].message.content == "7"
+
+
+def _twin_judge_down(request: GenerationRequest) -> str:
+    if request.purpose == "judge" and request.model.name == "function:judge":
+        raise ProviderServerError("the judge's server is down", status_code=503)
+    return '{"score": 8, "feedback": "fine"}' if request.purpose == "judge" else "7"
+
+
+def test_the_same_model_on_another_endpoint_is_no_judge_left_while_the_judge_cools_down() -> None:
+    """llama3.2 on a laptop and on a GPU box, and one judge whose server is down a while: a model never judges its
+    own answers, wherever it is served, so nothing can judge the call and it waits for the judge (503 with
+    `Retry-After`, nothing stored). The GPU's copy was counted as a judge of the laptop's: the run was stored, failed
+    at once on "no judge is available" and answered 502 with `x-should-retry: false`."""
+    laptop, gpu = (
+        ModelProfile(name=f"function:{where}-llama", version="llama3.2", cost_per_1k_tokens=0)
+        for where in ("laptop", "gpu")
+    )
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([laptop, gpu, _profile("judge").model_copy(update={"judge_only": True})]),
+        providers={"function": FunctionProvider(_twin_judge_down)},
+        store=store,
+        circuit=CircuitPolicy(failure_threshold=1, cooldown_s=600),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with TestClient(create_app(store, orchestrator)) as http:
+        key = in_app_loop(http).call(issue_api_key, store, "alice")
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        with pytest.raises(InternalServerError) as first:  # (the judge's failure opens its circuit)
+            client.chat.completions.create(model="function:laptop-llama", messages=PROMPT)
+        assert first.value.code == "orchestration_failed"
+        stored = len(in_app_loop(http).call(store.list_orchestrations))
+        for model in ("function:laptop-llama", "orchestratex/fast"):
+            with pytest.raises(InternalServerError) as cooling:
+                client.chat.completions.create(model=model, messages=PROMPT)
+            assert (cooling.value.status_code, cooling.value.code) == (503, "model_unavailable")
+            assert "(function:judge) is cooling down" in cooling.value.message
+        assert len(in_app_loop(http).call(store.list_orchestrations)) == stored

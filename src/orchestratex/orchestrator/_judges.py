@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._run_state import RunState
     from .orchestrator import Orchestrator
 
-__all__ = ["JudgePlanner", "Judging", "answer_room"]
+__all__ = ["JudgePlanner", "Judging", "answer_room", "judges_for"]
 
 Judging = Literal["always", "when_needed", "when_possible"]
 """`always`: every answer is judged. `when_needed`: an answer whose verdict cannot change the outcome
@@ -98,28 +98,35 @@ def _judge_cap(o: Orchestrator, evaluator: object, judge: ModelProfile) -> int:
     return cap if cap >= least else least
 
 
+def judges_for(o: Orchestrator, author: ModelProfile, judges: Sequence[ModelProfile]) -> list[ModelProfile]:
+    """The models of `judges` (a run's judge set) that may judge `author`'s answers, as a run's planner offers them
+    (`JudgePlanner.pool`, circuits aside): those the evaluator admits (its pinned judges), never the author nor its
+    twin (the same model behind another endpoint)."""
+    evaluator = o.evaluator
+    pins = evaluator if isinstance(evaluator, LLMJudgeEvaluator) and evaluator.pinned is not None else None
+    twins = _twins_in(o.catalog, author.name)
+    return [m for m in judges if m.name != author.name and m.name not in twins and (pins is None or pins.admits(m))]
+
+
 def answer_room(
     o: Orchestrator, doc: Orchestration, authors: Sequence[ModelProfile], judges: Sequence[ModelProfile]
 ) -> int | None:
-    """The longest answer (in tokens) by one of `authors` that a judge of `judges` who may judge it can read with the
-    run's conversation, its rubric and its verdict, as a run's `JudgePlanner` reckons a judge's room (`_ranking`): a
-    judge the evaluator admits (its pinned judges), its circuit closed, neither the author nor its twin. None when no
-    judge can read an answer. (`/v1` asks a call that sent no `max_tokens` for no longer an answer.)"""
-    evaluator = o.evaluator
-    if isinstance(evaluator, LLMJudgeEvaluator) and evaluator.pinned is not None:
-        judges = [m for m in judges if evaluator.admits(m)]
+    """The longest answer (in tokens) by one of `authors` that a judge of `judges` who may judge it (`judges_for`, its
+    circuit closed) can read with the run's conversation, its rubric and its verdict, as a run's `JudgePlanner`
+    reckons a judge's room (`_ranking`). None when no judge can read an answer. (`/v1` asks a call that sent no
+    `max_tokens` for no longer an answer.)"""
     text = _judge_text_tokens(doc)
-    rooms = [
-        (judge.name, judge.context_window - text - _judge_cap(o, evaluator, judge))
-        for judge in judges
-        if o.circuit.allows(judge.name)
-    ]
+    rooms: dict[str, int] = {}
     best = 0
     for author in authors:
-        twins = _twins_in(o.catalog, author.name)
-        for name, room in rooms:
-            if room > best and name != author.name and name not in twins:
-                best = room
+        for judge in judges_for(o, author, judges):
+            room = rooms.get(judge.name)
+            if room is None:
+                allowed = o.circuit.allows(judge.name)
+                room = rooms[judge.name] = (
+                    judge.context_window - text - _judge_cap(o, o.evaluator, judge) if allowed else 0
+                )
+            best = max(best, room)
     return best if best >= 1 else None
 
 

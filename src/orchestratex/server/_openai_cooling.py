@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from ..catalog import ModelProfile
+from ..orchestrator._judges import judges_for
 from ..records import Orchestration, Session
 from ._app import ServerState
 from ._openai_errors import OpenAIError
@@ -42,9 +43,10 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
     if o.evaluator.panel_size_for(judges) <= 0:  # (an evaluator that calls no model: no judge needed)
         return
     answering = [m for m in models if o.circuit.allows(m.name)]
-    if any(any(j.name != m.name and o.circuit.allows(j.name) for j in judges) for m in answering):
+    offered = {m.name: judges_for(o, m, judges) for m in answering}  # (as a run's planner offers them)
+    if any(o.circuit.allows(j.name) for pool in offered.values() for j in pool):
         return
-    cooling = [j for j in judges if not o.circuit.allows(j.name) and any(j.name != m.name for m in answering)]
+    cooling = list({j.name: j for pool in offered.values() for j in pool if not o.circuit.allows(j.name)}.values())
     if not cooling:  # (no judge at all, for another reason: the run says which)
         return
     names = ", ".join(j.name for j in cooling[:5]) + (", …" if len(cooling) > 5 else "")
