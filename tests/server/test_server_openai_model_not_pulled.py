@@ -13,6 +13,7 @@ from openai import APIError, NotFoundError, OpenAI
 
 from orchestratex import Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.orchestrator import CircuitPolicy
 from orchestratex.server import create_app, issue_api_key
 from orchestratex.stores import MemoryStore
 from orchestratex_openai import OllamaProvider
@@ -71,3 +72,32 @@ def test_a_model_its_ollama_has_not_pulled_is_a_404_model_not_found() -> None:
             model="orchestratex/fast", messages=HI, extra_body={"preferred_models": ["ollama:gemma3:4b", "llama3.2"]}
         )
         assert reply.choices[0].message.content == "Hello there" and reply.model == "ollama:llama3.2"
+
+
+def test_a_model_not_pulled_that_cools_down_is_still_a_404_not_a_wait() -> None:
+    """Its failures in a row open its circuit: a call naming it was then a 503 `model_unavailable` with `Retry-After`
+    (30 s), which the SDK waits out, to get the 404 again on its retry. It is the 404, at once, with the server's words;
+    nothing is stored."""
+    provider = OllamaProvider(http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(ollama)))
+    catalog = ModelCatalog(
+        [ModelProfile(name=f"ollama:{name}", cost_per_1k_tokens=0) for name in ("qwen3:8b", "llama3.2", "gemma3:4b")]
+    )
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        store=store, catalog=catalog, providers=[provider], circuit=CircuitPolicy(failure_threshold=1)
+    )
+    with TestClient(create_app(store, orchestrator=orchestrator)) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        with pytest.raises(NotFoundError):  # (its circuit opens)
+            client.chat.completions.create(model="ollama:gemma3:4b", messages=HI)
+        assert orchestrator.circuit.state("ollama:gemma3:4b") == "open"
+        stored = len(http.portal.call(store.list_orchestrations))  # type: ignore[union-attr]
+        for stream in (False, True):
+            with pytest.raises(NotFoundError) as missing:
+                client.chat.completions.create(model="ollama:gemma3:4b", messages=HI, stream=stream)
+            assert (missing.value.code, missing.value.param) == ("model_not_found", "model")
+            assert (
+                "try pulling it first" in missing.value.message and "retry-after" not in missing.value.response.headers
+            )
+        assert len(http.portal.call(store.list_orchestrations)) == stored  # type: ignore[union-attr]

@@ -19,6 +19,9 @@ class _Model:
     failures: int = 0
     opened_at: float | None = None
     trial_in_flight: bool = False
+    unserved: str | None = None
+    """Its last failure's words when it was `ModelNotFound` (its server does not serve it: an Ollama model not
+    pulled), else None."""
 
 
 class CircuitBreaker:
@@ -88,14 +91,23 @@ class CircuitBreaker:
         if model in self._models:
             del self._models[model]
 
-    def record_failure(self, model: str, *, at_once: bool = False) -> None:
+    def record_failure(self, model: str, *, at_once: bool = False, unserved: str | None = None) -> None:
         """One more failed attempt of `model`: its circuit opens after `failure_threshold` in a row, or `at_once` (a
-        failure no later attempt can cure in the meantime, such as a refused key)."""
+        failure no later attempt can cure in the meantime, such as a refused key). `unserved` is the failure's words
+        when the model's server said it does not serve it (`ModelNotFound`): see `unserved`."""
         entry = self._models.setdefault(model, _Model())
         entry.trial_in_flight = False
+        entry.unserved = unserved
         entry.failures += 1
         if at_once or entry.opened_at is not None or entry.failures >= self.policy.failure_threshold:
             entry.opened_at = self._clock()
+
+    def unserved(self, model: str) -> str | None:
+        """Why `model`'s server does not serve it, in its last failure's words, when that failure said so
+        (`ModelNotFound`, an Ollama model not pulled): its circuit open, waiting out the cooldown will not help. None
+        otherwise."""
+        entry = self._models.get(model)
+        return None if entry is None else entry.unserved
 
     def snapshot(self) -> dict[str, CircuitState]:
         """The state of every model that has failed recently."""

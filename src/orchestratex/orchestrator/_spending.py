@@ -18,6 +18,7 @@ from ..exceptions import (
     ContentFiltered,
     ContextLengthExceeded,
     EmptyAnswer,
+    ModelNotFound,
     ProviderError,
     UnknownModelError,
     UnknownPriceError,
@@ -530,7 +531,8 @@ def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException)
     every run would otherwise try that model again, and each of the provider's other models (a key refused for one
     model may be good for others: a gateway's virtual key)."""
     if not isinstance(exc, ContextLengthExceeded | ContentFiltered):
-        circuit.record_failure(model_name, at_once=isinstance(exc, AuthenticationError))
+        unserved = f"{type(exc).__name__}: {exc}" if isinstance(exc, ModelNotFound) else None
+        circuit.record_failure(model_name, at_once=isinstance(exc, AuthenticationError), unserved=unserved)
 
 
 def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationRequest) -> EmptyAnswer:

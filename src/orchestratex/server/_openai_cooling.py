@@ -19,7 +19,9 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
     """503 `model_unavailable` with `Retry-After` when every model the call may use is kept out of routing by its
     circuit breaker (it failed several times in a row, and cools down): the run could only fail, "no model is
     available", which was stored and answered 502 with `x-should-retry: false`, so nothing said to wait. Nothing is
-    stored; the SDK retries after the cooldown.
+    stored; the SDK retries after the cooldown. But for models whose servers said they do not serve them (an Ollama
+    model not pulled: `ModelNotFound`), which a wait does not cure: 404 `model_not_found` with the server's words, at
+    once (a 503 had the SDK wait the cooldown out to get the same 404).
 
     Likewise when the models that may answer can be, but every model that could judge their answers cools down (a
     second local model serving as the judge, down for a while): the run stopped at once on "no judge is available",
@@ -35,6 +37,15 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
             if len(models) == 1
             else f"every model this call may use ({len(models)}) is"
         )
+        unserved = [said for m in models if (said := o.circuit.unserved(m.name)) is not None]
+        if len(unserved) == len(models):  # (its server does not have it: waiting will not help, pulling it will)
+            raise OpenAIError(
+                404,
+                f"{which} not served by its server, which answered its last call: {unserved[-1]}; once it serves it,"
+                f" it is tried again within {math.ceil(max(o.circuit.retry_in(m.name) for m in models))} s",
+                param="model",
+                code="model_not_found",
+            )
         raise _cooling(state, which, models)
     judging = (session.settings.judging if session is not None else None) or o.judging
     if judging == "when_needed" and doc.settings.max_iterations <= 1:
