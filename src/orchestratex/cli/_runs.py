@@ -297,9 +297,12 @@ def _on_screen(
 
 
 # -- show -----------------------------------------------------------------------------------------------
-async def _load(url: str, oid: str, given: str | None = None) -> tuple[Orchestration, list[Event], float | None, bool]:
-    """The orchestration, its events, its session's cost limit (a run's `--cost-limit` is its session's) and whether
-    it is stalled (see `_stalled`); `given` is the `--store` typed, which the commands suggested by an error repeat."""
+async def _load(
+    url: str, oid: str, given: str | None = None
+) -> tuple[Orchestration, list[Event], float | None, bool, str]:
+    """The orchestration, its events, its session's cost limit (a run's `--cost-limit` is its session's), whether
+    it is stalled (see `_stalled`) and, when it is not yet, what its lease says of the process holding it (see
+    `_holder_gone`); `given` is the `--store` typed, which the commands suggested by an error repeat."""
     store = await _open(url)
     if store is None:
         raise UserError(f"no orchestration {oid!r}: the store {shown_url(url)} does not exist yet")
@@ -320,9 +323,45 @@ async def _load(url: str, oid: str, given: str | None = None) -> tuple[Orchestra
             session_limit = (await store.get_session(doc.session_id)).settings.cost_limit
         except NotFound:
             session_limit = None
-        return doc, events, session_limit, await _stalled(store, doc)
+        stalled = await _stalled(store, doc)
+        gone = "" if stalled or doc.status != "running" or detached(doc) else await _holder_gone(store, doc)
+        return doc, events, session_limit, stalled, gone
     finally:
         await store.close()
+
+
+async def _holder_gone(store: Store, doc: Orchestration) -> str:
+    """When the lease of running `doc` (in a SQLite store) is held by a process that is not running on this machine:
+    when the lease expires (UTC), for `runs show` to say so. A run whose process was killed (SIGKILL, an out-of-memory
+    kill) was shown going on, its call "waiting for its answer", for up to the lease's 60 s before it was said to be
+    stalled. (The process may be another machine's, or another container's: said as such.)"""
+    import os
+    from datetime import UTC, datetime
+
+    from ..stores.sqlite import SQLiteStore
+
+    if not isinstance(store, SQLiteStore):
+        return ""
+    try:
+        rows = await store._lookup(
+            store._fetch, "SELECT lease_owner, lease_expires FROM orchestrations WHERE id = ?", (doc.id,)
+        )
+    except OrchestrateXError:
+        return ""
+    if not rows or rows[0][0] is None or rows[0][1] is None:
+        return ""
+    owner, expires = rows[0]
+    pid = str(owner).partition("-")[0]  # (an orchestrator's lease owner: "<pid>-<random>")
+    if not pid.isdigit():
+        return ""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        until = datetime.fromtimestamp(float(expires), UTC)
+        return f"{pid}:{until:%H:%M:%S}"
+    except (PermissionError, OverflowError, ValueError, OSError):
+        return ""
+    return ""
 
 
 async def _stalled(store: Store, doc: Orchestration) -> bool:
@@ -373,7 +412,7 @@ def _orchestration_id(given: str) -> str:
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
 
-    doc, events, session_limit, stalled = await _load(url, _orchestration_id(args.id), args.store)
+    doc, events, session_limit, stalled, gone = await _load(url, _orchestration_id(args.id), args.store)
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output, json_text
 
@@ -382,7 +421,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
         out.verbatim(json_text(run_document(RunResult(doc, events, simulated), session_limit)))
         return 0
     free = not simulated and bool(doc.interrupted_calls or doc.abandoned_calls) and _free(doc, events, args.catalog)
-    for line in _describe(doc, simulated, session_limit, stalled, store_option(args.store), free):
+    for line in _describe(doc, simulated, session_limit, stalled, store_option(args.store), free, gone):
         out.line(line)
     for it in doc.iterations:
         for line in _iteration(it, "detached" if detached(doc) else "stalled" if stalled else doc.status):
@@ -501,10 +540,12 @@ def _describe(
     stalled: bool = False,
     store: str = "",
     free: bool = False,
+    gone: str = "",
 ) -> Iterable[str]:
     """The header of `runs show`; `store` is ` --store URL` when the command was given one (see `store_option`), for
     the server its notes say to start: `orchestratex serve` alone serves the default store, which never resumes the
-    run. `free`: every model the run may have called is priced at $0 (`_free`), so no call of it was billed."""
+    run. `free`: every model the run may have called is priced at $0 (`_free`), so no call of it was billed. `gone`:
+    `<pid>:<HH:MM:SS>` when the process holding the run's lease is not running here (`_holder_gone`)."""
     s = doc.settings
     limits = [_usd(s.cost_limit)] if s.cost_limit is not None else []
     limits += [f"{_usd(session_limit)} for its session"] if session_limit is not None else []
@@ -545,6 +586,13 @@ def _describe(
             "note:     stalled: its lease expired and no process renewed it — the process that ran it was killed, "
             "crashed or is stopped (Ctrl-Z); a server on this store (`orchestratex serve"
             f"{store}`) resumes it from its last completed step"
+        )
+    if gone:
+        pid, _, until = gone.partition(":")
+        yield (
+            f"note:     its lease is held by process {pid}, which is not running on this machine: if it ran here, it"
+            f" was killed or crashed, and the run is stalled; a server on this store (`orchestratex serve{store}`)"
+            f" resumes it once the lease expires, at {until} UTC"
         )
     if doc.interrupted_calls:  # (not only a crash: a run detached by `run --detach` too, which was said to have died)
         calls = doc.interrupted_calls
