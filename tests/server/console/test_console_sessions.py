@@ -224,3 +224,41 @@ def test_the_models_hint_names_the_models_of_a_session_limited_to_some(desktop: 
     page.get_by_role("button", name="Log out").click()
     expect(page.locator("#start-models-hint")).not_to_contain_text("sim:")  # (nothing of the user is left)
     assert desktop.problems() == []
+
+
+def test_a_session_made_in_another_tab_is_listed_on_coming_back(desktop: Watched, console: Console) -> None:
+    """The list of sessions was read at log-in (and at New session) only: a session made in another tab was missing
+    from the first one until the next log-in, so its runs could not be opened there. Coming back to the tab now adds
+    the sessions made since, the one selected kept."""
+    from playwright.sync_api import expect
+
+    key = create_key(console.server.store_url, "iris")
+    iris = Console(console.server, key, "iris")
+    page = desktop.page
+    log_in(page, iris)
+    page.get_by_role("button", name="New session").click()
+    selected = page.locator("#session-list button[aria-current=true]")
+    first = selected.get_attribute("data-session")
+    other = desktop.page.context.new_page()  # another tab
+    log_in(other, iris)
+    made: list[str | None] = []
+    for _ in range(2):
+        before = other.locator("#session-list button").count()
+        other.get_by_role("button", name="New session").click()
+        expect(other.locator("#session-list button")).to_have_count(before + 1)
+        made.append(other.locator("#session-list button[aria-current=true]").get_attribute("data-session"))
+    other.close()
+
+    page.bring_to_front()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the user comes back to the tab
+    sessions = page.locator("#session-list button")
+    expect(sessions).to_have_count(3)
+    shown = [sessions.nth(i).get_attribute("data-session") for i in range(3)]
+    assert shown == [made[1], made[0], first], (shown, made, first)
+    assert selected.get_attribute("data-session") == first
+    with page.expect_request_finished(lambda request: "/api/sessions/user/iris" in request.url):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # (again: nothing new, nothing twice)
+    expect(sessions).to_have_count(3)
+    sessions.first.click()
+    expect(page.locator("#session-title")).to_have_text(f"Session {made[1]}")
+    assert desktop.problems() == []

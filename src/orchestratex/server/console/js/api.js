@@ -59,11 +59,11 @@ export class Api {
     return this.request("POST", path, body);
   }
 
-  /** Every session of the user, oldest first (the API lists oldest first: read to the end). */
-  async sessions(userId) {
+  /** Every session of the user from the `from`-th on, oldest first (the API lists oldest first: read to the end). */
+  async sessions(userId, from = 0) {
     const page = 1000;
     let all = [];
-    for (let offset = 0; ; offset += page) {
+    for (let offset = from; ; offset += page) {
       const batch = await this.get(`/api/sessions/user/${encodeURIComponent(userId)}?limit=${page}&offset=${offset}`);
       all = all.concat(batch);
       if (batch.length < page) return all;

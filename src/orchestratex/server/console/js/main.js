@@ -26,6 +26,8 @@ const state = {
   sessions: [],
   /** How many of `sessions` (newest first) the list shows. */
   sessionsShown: 0,
+  /** Whether the sessions made since the list was read are being read (`addNewerSessions`). */
+  readingSessions: false,
   sessionId: null,
   /** The selected session's threads read so far, oldest first: a refresh reads only the newer ones. */
   threads: [],
@@ -181,6 +183,34 @@ function showOlderSessions() {
   byId("session-list").append(...items);
   drawOlderButton();
   if (items.length) items[0].querySelector("button").focus();
+}
+
+/**
+ * Add the sessions made since the list was read — in another tab, by a script, through the API — when the page is seen
+ * again (back from another tab), reading only those (the API lists oldest first): the list was read at log-in and
+ * at New session only, so a session made in another tab was missing from this one until then.
+ */
+async function addNewerSessions() {
+  const api = state.api;
+  if (!api || document.visibilityState !== "visible" || state.readingSessions) return;
+  state.readingSessions = true;
+  try {
+    const newer = await api.sessions(state.userId, state.sessions.length);
+    if (state.api !== api) return;
+    const known = new Set(state.sessions.map((x) => x._id)); // (a New session meanwhile read them all)
+    const fresh = newer.filter((x) => !known.has(x._id)).reverse(); // (newest first)
+    if (fresh.length === 0) return;
+    state.sessions = fresh.concat(state.sessions);
+    state.sessionsShown += fresh.length;
+    byId("session-list").prepend(...fresh.map(sessionItem));
+    byId("sessions-empty").hidden = true;
+    drawOlderButton();
+    if (!state.sessionId) selectSession(fresh[0]._id);
+  } catch {
+    // (not said: the selected session's own read, made at the same moment, says what is wrong)
+  } finally {
+    state.readingSessions = false;
+  }
 }
 
 function drawOlderButton() {
@@ -784,6 +814,7 @@ function init() {
   });
   byId("logout").addEventListener("click", logout);
   document.addEventListener("visibilitychange", pollSession); // back from another tab: read it at once
+  document.addEventListener("visibilitychange", addNewerSessions);
   byId("session-list").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-session]");
     if (button) selectSession(button.dataset.session);
