@@ -31,12 +31,9 @@ def test_a_thread_started_elsewhere_is_listed_while_its_run_goes_on(desktop: Wat
 
     page = desktop.page
     log_in(page, slow_server)
-    read: list[str] = []
-    page.on("requestfinished", lambda request: read.append(request.url))
+    expect(page.locator("#sessions-empty")).to_be_visible()  # (a user with no session yet, on a server of its own)
     session_id = new_session(page)
-    page.wait_for_function("() => true")  # (a round trip to the page: the events it has seen are in `read`)
-    while not any(f"/api/threads/session/{session_id}?" in url for url in read):  # its threads (none) have been read
-        page.wait_for_timeout(50)
+    page.locator("#session-facts dd").first.wait_for()  # (drawn once the new session and its threads, none, are read)
     headers = {"Authorization": f"Bearer {slow_server.key}"}
     with httpx.Client(base_url=slow_server.server.base_url, headers=headers, timeout=30) as client:
         body = {"session_id": session_id, "original_prompt": "Started by a script: compare B-trees and LSM-trees"}
