@@ -38,17 +38,26 @@ _FINISH = {
 }
 
 
-def message_params(request: GenerationRequest, *, effort: bool = True) -> dict[str, Any]:
+OPENING_TURN = "."
+"""The user turn put before a conversation that opens with an assistant turn, for a server that takes user turns first
+("messages: first message must use the "user" role": Amazon Bedrock's, behind a gateway), as LiteLLM does."""
+
+
+def message_params(request: GenerationRequest, *, effort: bool = True, user_first: bool = False) -> dict[str, Any]:
     """Keyword arguments for `client.messages.create`.
 
     `temperature` is not sent: Anthropic's API version 2026-10-21 (the SDK's default) removed the
     sampling parameters and answers 400 to a request that carries one. Whitespace-only stop
     sequences, which the API rejects, are applied to the returned text instead. A judge is asked to spend little
-    (`JUDGE_EFFORT`), unless `effort` is off (a model that takes no effort: Claude Haiku 4.5's, older ones').
+    (`JUDGE_EFFORT`), unless `effort` is off (a model that takes no effort: Claude Haiku 4.5's, older ones'). With
+    `user_first`, a conversation opening with an assistant turn (a chat's greeting) gets a user turn before it
+    (`OPENING_TURN`).
     """
     messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
     if not any(m["role"] == "user" for m in messages):  # (assistant turns alone: refused by the API after routing)
         raise UserError("an Anthropic request needs at least one user message besides the system prompt")
+    if user_first and messages[0]["role"] == "assistant":
+        messages.insert(0, {"role": "user", "content": OPENING_TURN})
     params: dict[str, Any] = {
         "model": request.model.version,
         "max_tokens": request.max_output_tokens,

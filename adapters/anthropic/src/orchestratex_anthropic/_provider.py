@@ -75,6 +75,12 @@ def _refuses_effort(exc: anthropic.APIStatusError) -> bool:
     return exc.status_code in (400, 422) and ("effort" in said or "output_config" in said)
 
 
+def _wants_user_first(exc: anthropic.APIStatusError) -> bool:
+    """Whether a 400 refuses a conversation opening with an assistant turn, as Amazon Bedrock does behind a gateway
+    (LiteLLM's, a corporate one): "messages: first message must use the "user" role" (Anthropic's own API takes it)."""
+    return exc.status_code in (400, 422) and "first message must use the" in f"{exc.message} {exc.body}"
+
+
 def _delta_text(event: Any) -> str:
     """The text a stream event adds to the answer (a `text_delta`'s), else ''."""
     delta = getattr(event, "delta", None) if getattr(event, "type", None) == "content_block_delta" else None
@@ -167,6 +173,10 @@ class AnthropicProvider(Provider):
             )
         self._owns_connection = self._clients.owned
         self._sdk_warnings = SDKWarnings(_logger, self.name, DeprecationWarning, _DEPRECATED)
+        self.user_first = False
+        """Whether the server takes only a conversation opening with a user turn (Amazon Bedrock's, behind a gateway:
+        "messages: first message must use the "user" role"): one opening with an assistant turn gets a user turn
+        before it."""
         self.without_effort: set[str] = set()
         """Model ids that refused a judge's effort (`output_config`): their judges are sent none, and think as much as
         they would."""
@@ -223,15 +233,21 @@ class AnthropicProvider(Provider):
         self, request: GenerationRequest, call: Callable[[dict[str, Any]], Awaitable[Message]]
     ) -> Message:
         """`call(message_params(request))`; a judge call whose model refuses its effort (`_refuses_effort`: refused
-        before anything was written) is made again without it, and that model's judges are sent none from then on."""
+        before anything was written) is made again without it, and that model's judges are sent none from then on. A
+        conversation opening with an assistant turn that the server refuses (`_wants_user_first`) is sent again with a
+        user turn before it, and so every such conversation from then on (`user_first`)."""
         while True:
-            params = message_params(request, effort=request.model.version not in self.without_effort)
+            effort = request.model.version not in self.without_effort
+            params = message_params(request, effort=effort, user_first=self.user_first)
             try:
                 return await call(params)
             except anthropic.APIStatusError as exc:
-                if "output_config" not in params or not _refuses_effort(exc):
+                if "output_config" in params and _refuses_effort(exc):
+                    self.without_effort.add(request.model.version)
+                elif params["messages"][0]["role"] == "assistant" and _wants_user_first(exc):
+                    self.user_first = True
+                else:
                     raise
-                self.without_effort.add(request.model.version)
 
     async def _answer(self, params: dict[str, Any]) -> Message:
         """The answer to `params`, unstreamed, or streamed when it may take longer to write than the read timeout."""
