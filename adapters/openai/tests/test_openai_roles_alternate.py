@@ -16,7 +16,7 @@ from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import ProviderHTTPError
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.usage import Usage
-from orchestratex_openai import VLLMProvider
+from orchestratex_openai import OpenAIProvider, VLLMProvider
 
 from .test_openai_contract import chat_completion
 
@@ -155,3 +155,45 @@ async def test_a_refusal_that_joining_cannot_help_is_raised_as_it_was() -> None:
     with pytest.raises(ProviderHTTPError, match="roles must alternate"):
         await provider.generate(GenerationRequest(model=MISTRAL, messages=turns, max_output_tokens=50))
     assert len(sent) == 1
+
+
+GATEWAY_REFUSALS = {
+    "litellm": (
+        "litellm.BadRequestError: AnthropicException - Invalid first message. Should always start with 'role'='user'"
+        " for Anthropic. System prompt is sent separately for Anthropic. set 'litellm.modify_params = True' or"
+        " 'litellm_settings:modify_params = True' on proxy, to insert a placeholder user message - '.' as the first"
+        " message, "
+    ),
+    "bedrock": 'messages: first message must use the "user" role',
+}
+
+
+@pytest.mark.parametrize("gateway", GATEWAY_REFUSALS)
+async def test_a_gateway_to_claude_refusing_an_assistant_turn_first_is_asked_again(gateway: str) -> None:
+    """A LiteLLM proxy (or another gateway) in front of Claude on Amazon Bedrock refuses a conversation opening with
+    the assistant's greeting: every call failed with that 400."""
+    sent: list[list[dict[str, str]]] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        messages = json.loads(request.content)["messages"]
+        sent.append(messages)
+        if messages[0]["role"] != "user":
+            error = {
+                "message": GATEWAY_REFUSALS[gateway],
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "400",
+            }
+            return httpx2.Response(400, json={"error": error})
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=40, output_tokens=4), text="Paris."))
+
+    claude = ModelProfile(name="openai:claude-sonnet-4-5", input_cost_per_1k=0.003, output_cost_per_1k=0.015)
+    provider = OpenAIProvider(
+        api_key="sk-litellm",
+        base_url="http://localhost:4000",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+    )
+    turns = [Message(role="assistant", content="Hi! Which city?"), Message(role="user", content="France's capital.")]
+    generation = await provider.generate(GenerationRequest(model=claude, messages=turns, max_output_tokens=50))
+    assert generation.text == "Paris." and len(sent) == 2
+    assert sent[1] == [{"role": "user", "content": "."}, *sent[0]]

@@ -104,12 +104,17 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
 
 
+_USER_FIRST = ("roles must alternate", "first message must use the", "should always start with 'role'='user'")
+"""How servers refuse turns of one role in a row, or an assistant turn first: chat templates (Mistral's, Llama 2's and
+Gemma's, as vLLM (400), Hugging Face TGI (422) and llama.cpp's `--jinja` (500) answer it: "Conversation roles must
+alternate user/assistant/user/assistant/..."), and a gateway to Claude on Amazon Bedrock ("messages: first message must
+use the "user" role"; LiteLLM's: "Invalid first message. Should always start with 'role'='user' for Anthropic")."""
+
+
 def _refuses_turns_in_a_row(exc: openai.APIStatusError) -> bool:
-    """Whether the error is a chat template refusing two turns of one role in a row, or an assistant turn first
-    (Mistral's, Llama 2's and Gemma's templates, as vLLM (400), Hugging Face TGI (422) and llama.cpp's `--jinja` (500)
-    answer it: "Conversation roles must alternate user/assistant/user/assistant/...")."""
+    """Whether the error refuses two turns of one role in a row, or an assistant turn first (`_USER_FIRST`)."""
     said = f"{exc.body} {exc.message}".lower()
-    return exc.status_code in (400, 422, 500) and "roles must alternate" in said
+    return exc.status_code in (400, 422, 500) and any(p in said for p in _USER_FIRST)
 
 
 _SDK_MAJOR = int(openai.__version__.split(".", 1)[0])
