@@ -22,7 +22,8 @@ JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cos
 
 
 class AlternatingGemini:
-    """Gemini as it checks a request's turns: a 400 to two turns of one role in a row, else an answer."""
+    """Gemini as it checks a request's turns: a 400 to two turns of one role in a row, or to a model turn first, else
+    an answer."""
 
     def __init__(self) -> None:
         self.contents: list[list[dict[str, Any]]] = []
@@ -31,7 +32,7 @@ class AlternatingGemini:
         contents = json.loads(request.content)["contents"]
         self.contents.append(contents)
         roles = [c["role"] for c in contents]
-        if any(a == b for a, b in itertools.pairwise(roles)):
+        if roles[0] != "user" or any(a == b for a, b in itertools.pairwise(roles)):
             error = {
                 "code": 400,
                 "message": "Please ensure that multiturn requests alternate between user and model.",
@@ -86,4 +87,30 @@ async def test_a_run_of_a_conversation_with_user_turns_in_a_row_is_answered() ->
     assert [p["text"] for p in server.contents[0][2]["parts"]] == [
         "I am planning a trip to France.",
         "What is its capital?",
+    ]
+
+
+async def test_a_conversation_opening_with_the_assistant_is_answered() -> None:
+    """A chat whose greeting comes first ("Hi! Which city…?", a `model` turn first) failed every call with that 400,
+    not retried, and the run with it when no other model was left. A user turn now goes first."""
+    server = AlternatingGemini()
+    orchestrator = Orchestrator(
+        providers=[_provider(server), FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "Right."}))],
+        catalog=ModelCatalog([MODEL, JUDGE]),
+        router=BayesianRouter(explore=False),
+        judges=[JUDGE.name],
+    )
+    conversation = [
+        {"role": "assistant", "content": "Hi! Which city are you asking about?"},
+        {"role": "user", "content": "The capital of France."},
+    ]
+    result = await orchestrator.run(conversation, max_iterations=1)
+    await orchestrator.aclose()
+    assert result.status == "completed" and result.final_response == "Paris.", result.orchestration.iterations
+    assert server.contents == [
+        [
+            {"role": "user", "parts": [{"text": "."}]},
+            {"role": "model", "parts": [{"text": "Hi! Which city are you asking about?"}]},
+            {"role": "user", "parts": [{"text": "The capital of France."}]},
+        ]
     ]

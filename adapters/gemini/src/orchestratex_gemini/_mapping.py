@@ -37,6 +37,10 @@ and resumes a stream dropped after a checkpoint: one call was then several reque
 input more than the budget reserved for. (An SDK without the field follows no token.)"""
 
 _ROLES = {"user": "user", "assistant": "model"}
+OPENING_TURN = "."
+"""The user turn put before a conversation that opens with an assistant turn (a chat's greeting before the user's first
+message): Gemini's API takes only turns that alternate from a user one ("Please ensure that multiturn requests
+alternate between user and model."), as LiteLLM and LangChain4j put one before Anthropic's."""
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "CONTINUATION": "length"}
 """Finish reasons with an OpenAI name (`CONTINUATION`: the answer reached the per-request output limit before the
 request's `maxOutputTokens`, and is cut there); any other (`MALFORMED_FUNCTION_CALL`, `OTHER`, …) is passed on
@@ -115,6 +119,8 @@ def generate_content_args(
             turns[-1][1].append(types.Part(text=text))
         else:
             turns.append((role, [types.Part(text=text)]))
+    if turns and turns[0][0] == "model":  # (a chat's greeting first: Gemini refuses a conversation opening so)
+        turns.insert(0, ("user", [types.Part(text=OPENING_TURN)]))
     contents = [types.Content(role=role, parts=parts) for role, parts in turns]
     thinking = None
     if request.purpose == "judge":
