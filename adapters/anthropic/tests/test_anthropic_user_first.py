@@ -1,10 +1,12 @@
-"""A conversation opening with an assistant turn (a chat's greeting before the user's first message), sent through a
-gateway to Amazon Bedrock (`ANTHROPIC_BASE_URL`): Bedrock refuses it ("messages: first message must use the "user"
-role"), where Anthropic's own API takes it. Every call failed with that 400, and the run with it when no other model
-was left; such a conversation is now sent again with a user turn before the greeting, and so from then on."""
+"""Conversations sent through a gateway to Amazon Bedrock (`ANTHROPIC_BASE_URL`), which refuses what Anthropic's own API
+takes: one opening with an assistant turn (a chat's greeting before the user's first message: "messages: first message
+must use the "user" role"), and turns of one role in a row (an OpenAI client's context and question sent as two user
+messages: "messages: roles must alternate between "user" and "assistant", but found multiple "user" roles in a row").
+Every call failed with that 400, and the run with it when no other model was left."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -16,10 +18,8 @@ from orchestratex_anthropic import AnthropicProvider
 
 from .test_anthropic_cache_writes import SONNET
 
-REFUSAL = {
-    "type": "error",
-    "error": {"type": "invalid_request_error", "message": 'messages: first message must use the "user" role'},
-}
+FIRST = 'messages: first message must use the "user" role'
+IN_A_ROW = 'messages: roles must alternate between "user" and "assistant", but found multiple "user" roles in a row'
 CHAT = [
     {"role": "assistant", "content": "Hi! Which city are you asking about?"},
     {"role": "user", "content": "The capital of France."},
@@ -32,8 +32,14 @@ def server(sent: list[list[dict[str, Any]]], *, bedrock: bool = True) -> httpx2.
     def answer(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         sent.append(body["messages"])
-        if bedrock and body["messages"][0]["role"] != "user":
-            return httpx2.Response(400, json=REFUSAL)
+        roles = [m["role"] for m in body["messages"]]
+        refused = (
+            FIRST if roles[0] != "user" else IN_A_ROW if any(a == b for a, b in itertools.pairwise(roles)) else None
+        )
+        if bedrock and refused:
+            return httpx2.Response(
+                400, json={"type": "error", "error": {"type": "invalid_request_error", "message": refused}}
+            )
         message = {
             "id": "msg_01",
             "type": "message",
@@ -66,3 +72,17 @@ async def test_anthropic_s_own_api_is_sent_the_conversation_as_it_is() -> None:
     provider = AnthropicProvider(api_key="sk-ant-test", http_client=httpx2.AsyncClient(transport=transport))
     generation = await provider.generate(GenerationRequest(model=SONNET, messages=[Message(**m) for m in CHAT]))
     assert generation.text == "Paris." and sent == [CHAT] and not provider.user_first
+
+
+async def test_turns_of_one_role_in_a_row_go_as_one_turn_of_text_blocks() -> None:
+    sent: list[list[dict[str, Any]]] = []
+    provider = AnthropicProvider(api_key="sk-ant-test", http_client=httpx2.AsyncClient(transport=server(sent)))
+    chat = [
+        {"role": "user", "content": "Context: a trip to France."},
+        {"role": "user", "content": "What is its capital?"},
+    ]
+    async with judged_orchestrator(provider, SONNET) as orchestrator:
+        result = await orchestrator.run(chat, max_iterations=1, cost_limit=1.0)
+    assert (result.status, result.final_response) == ("completed", "Paris."), result.orchestration.iterations
+    blocks = [{"type": "text", "text": m["content"]} for m in chat]
+    assert sent == [[{"role": "user", "content": blocks}]]

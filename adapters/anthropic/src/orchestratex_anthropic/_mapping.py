@@ -51,9 +51,21 @@ def message_params(request: GenerationRequest, *, effort: bool = True, user_firs
     sequences, which the API rejects, are applied to the returned text instead. A judge is asked to spend little
     (`JUDGE_EFFORT`), unless `effort` is off (a model that takes no effort: Claude Haiku 4.5's, older ones'). With
     `user_first`, a conversation opening with an assistant turn (a chat's greeting) gets a user turn before it
-    (`OPENING_TURN`).
+    (`OPENING_TURN`). Turns of one role in a row (an OpenAI client's context and question sent as two user messages)
+    go as one turn of several text blocks, as Anthropic's API combines them itself, and as Amazon Bedrock behind a
+    gateway requires ("messages: roles must alternate between "user" and "assistant", but found multiple "user" roles
+    in a row").
     """
-    messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+    messages: list[dict[str, Any]] = []
+    for m in request.messages:
+        if m.role == "system":
+            continue
+        if messages and messages[-1]["role"] == m.role:  # (one turn of several text blocks, as Anthropic combines them)
+            turn = messages[-1]
+            blocks = turn["content"] if isinstance(turn["content"], list) else [_text_block(turn["content"])]
+            turn["content"] = [*blocks, _text_block(m.content)]
+        else:
+            messages.append({"role": m.role, "content": m.content})
     if not any(m["role"] == "user" for m in messages):  # (assistant turns alone: refused by the API after routing)
         raise UserError("an Anthropic request needs at least one user message besides the system prompt")
     if user_first and messages[0]["role"] == "assistant":
@@ -74,6 +86,10 @@ def message_params(request: GenerationRequest, *, effort: bool = True, user_firs
     if effort and request.purpose == "judge":
         params["output_config"] = {"effort": JUDGE_EFFORT}
     return params
+
+
+def _text_block(text: str) -> dict[str, str]:
+    return {"type": "text", "text": text}
 
 
 def _cut_at_whitespace_stops(text: str, stop: list[str] | None) -> tuple[str, bool]:
