@@ -165,7 +165,15 @@ GATEWAY_REFUSALS = {
         " message, "
     ),
     "bedrock": 'messages: first message must use the "user" role',
+    "bedrock-converse": (
+        'litellm.BadRequestError: BedrockException - {"message":"A conversation must start with a user message. Try'
+        ' again with a conversation that starts with a user message."}'
+    ),
 }
+CONVERSE_IN_A_ROW = (
+    'litellm.BadRequestError: BedrockException - {"message":"A conversation must alternate between user and assistant'
+    ' roles. Make sure the conversation alternates between user and assistant roles and try again."}'
+)
 
 
 @pytest.mark.parametrize("gateway", GATEWAY_REFUSALS)
@@ -197,3 +205,26 @@ async def test_a_gateway_to_claude_refusing_an_assistant_turn_first_is_asked_aga
     generation = await provider.generate(GenerationRequest(model=claude, messages=turns, max_output_tokens=50))
     assert generation.text == "Paris." and len(sent) == 2
     assert sent[1] == [{"role": "user", "content": "."}, *sent[0]]
+
+
+async def test_a_gateway_to_bedrock_s_converse_api_refusing_user_turns_in_a_row_is_asked_again() -> None:
+    sent: list[list[dict[str, str]]] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        messages = json.loads(request.content)["messages"]
+        sent.append(messages)
+        if any(a["role"] == b["role"] for a, b in pairwise(messages)):
+            error = {"message": CONVERSE_IN_A_ROW, "type": None, "param": None, "code": "400"}
+            return httpx2.Response(400, json={"error": error})
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=40, output_tokens=4), text="Paris."))
+
+    claude = ModelProfile(name="openai:bedrock-claude", input_cost_per_1k=0.003, output_cost_per_1k=0.015)
+    transport = httpx2.MockTransport(handler)
+    provider = OpenAIProvider(
+        api_key="sk-litellm", base_url="http://localhost:4000", http_client=httpx2.AsyncClient(transport=transport)
+    )
+    turns = [Message(role="user", content="Context: a trip to France."), Message(role="user", content="Its capital?")]
+    generation = await provider.generate(GenerationRequest(model=claude, messages=turns, max_output_tokens=50))
+    assert generation.text == "Paris." and sent[1] == [
+        {"role": "user", "content": "Context: a trip to France.\n\nIts capital?"}
+    ]

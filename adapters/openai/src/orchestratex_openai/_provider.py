@@ -104,11 +104,19 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
 
 
-_USER_FIRST = ("roles must alternate", "first message must use the", "should always start with 'role'='user'")
+_USER_FIRST = (
+    "roles must alternate",
+    "first message must use the",
+    "should always start with 'role'='user'",
+    "conversation must alternate between user and assistant",
+    "conversation must start with a user message",
+)
 """How servers refuse turns of one role in a row, or an assistant turn first: chat templates (Mistral's, Llama 2's and
 Gemma's, as vLLM (400), Hugging Face TGI (422) and llama.cpp's `--jinja` (500) answer it: "Conversation roles must
 alternate user/assistant/user/assistant/..."), and a gateway to Claude on Amazon Bedrock ("messages: first message must
-use the "user" role"; LiteLLM's: "Invalid first message. Should always start with 'role'='user' for Anthropic")."""
+use the "user" role"; LiteLLM's: "Invalid first message. Should always start with 'role'='user' for Anthropic";
+Bedrock's Converse API, through LiteLLM: "A conversation must alternate between user and assistant roles. …", "A
+conversation must start with a user message. …")."""
 
 
 def _refuses_turns_in_a_row(exc: openai.APIStatusError) -> bool:
