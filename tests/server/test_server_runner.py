@@ -127,3 +127,27 @@ def test_an_app_served_again_runs_its_orchestrations(monkeypatch: pytest.MonkeyP
         again = Api(client, store, alice, {}, {}, {})
         assert again.wait(handed_back)["status"] == "completed"
         assert again.wait(again.start(tid)["_id"])["status"] == "completed"
+
+
+def test_a_run_cancelled_while_no_server_drove_it_ends_without_another_call(
+    tmp_path: Path, make_api: Callable[..., Api]
+) -> None:
+    # a run handed back by a stopped server (or left by a dead one), then cancelled through another server sharing
+    # the store (202: recorded in the store): the next server to resume it made a call first (a judge's, or the next
+    # answer), stopped at once by its first check of the store: a call the provider may bill, for a cancelled run
+    path = tmp_path / "cancelled.db"
+    api = make_api(SQLiteStore(path), env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}, shutdown_grace_s=0.05)
+    tid = api.thread(api.session(max_iterations=10)["_id"])["_id"]
+    oid = api.start(tid, settings={"evaluation_threshold": 10})["_id"]
+    api.client.__exit__(None, None, None)
+
+    async def cancel() -> str:
+        async with SQLiteStore(path) as store:
+            assert await store.request_cancel(oid)  # (as a server sharing the store records it)
+            return (await store.get_orchestration(oid)).status
+
+    assert asyncio.run(cancel()) == "running"  # handed back, not ended
+    with TestClient(create_app(SQLiteStore(path), settings=ServerSettings())) as client:
+        final = Api(client, client.app.state.server.store, api.alice, {}, {}, {}).wait(oid)  # type: ignore[attr-defined]
+    assert (final["status"], final["stop_reason"]) == ("cancelled", "cancelled")
+    assert final["abandoned_calls"] is None  # no call in flight when it ended: it made none

@@ -123,15 +123,29 @@ class Runner:
         self._resumer = asyncio.create_task(self._resume_loop(), name="orchestratex-resumer")
 
     async def resume_once(self) -> list[str]:
-        """Launch every resumable orchestration not already running here; returns their ids."""
+        """Launch every resumable orchestration not already running here; returns their ids. One whose cancel was
+        asked meanwhile (or whose session has ended) is ended `cancelled` as it begins, before any call: resumed as
+        the others, it made a call (a judge's, the next answer) before its first check of the store stopped it, a
+        call the provider may bill (`abandoned_calls`) for a run cancelled minutes before."""
         launched = []
         listed = await self.orchestrator.store.list_resumable(limit=100)
         retried, self._unclaimed = self._unclaimed, set()
-        for oid in dict.fromkeys([*retried, *listed]):
-            if oid not in self._tasks:
+        resumed = [oid for oid in dict.fromkeys([*retried, *listed]) if oid not in self._tasks]
+        stop = await self.orchestrator.store.cancel_requests(resumed) if resumed else set()
+        for oid in resumed:
+            if oid in stop:
+                self._end(oid)
+            else:
                 self.launch(oid)
-                launched.append(oid)
+            launched.append(oid)
         return launched
+
+    def _end(self, oid: str) -> None:
+        """End a resumable orchestration `cancelled` (`Orchestrator.cancel` of a run no task drives: before any call),
+        counted among the runs of this process while it ends."""
+        task = asyncio.ensure_future(self.orchestrator.cancel(oid))
+        self._tasks[oid] = task
+        task.add_done_callback(lambda t: self._ended(oid, t))
 
     async def _resume_loop(self) -> None:
         while True:
