@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestratex import FunctionProvider, Orchestrator, SQLiteStore
+from orchestratex import FunctionProvider, Orchestrator, RetryPolicy, SQLiteStore
 from orchestratex.exceptions import StoreUnavailable
 from orchestratex.providers import GenerationRequest
 from orchestratex.routing import BayesianRouter
@@ -112,3 +112,32 @@ async def test_a_run_whose_cancel_the_store_did_not_take_is_not_driven_on_by_a_d
         assert (result.status, result.orchestration.stop_reason) == ("cancelled", "cancelled")
         assert models.answers == answers
         assert (await app.store.get_session(session.id)).reserved_cost == 0.0
+
+
+async def test_a_cancel_of_a_run_whose_start_the_store_never_took_returns_true_and_warns_of_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "shared.db"
+    models = _Models()
+    app = _orchestrator(path, models)
+    app.store_retry = RetryPolicy(max_attempts=40, initial_wait=0.1, max_wait=0.1)  # (a few seconds of attempts)
+    async with app:
+        session = await app.create_session(cost_limit=1.0)
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            task = asyncio.create_task(app.run("Write a sort function", session=session, max_iterations=3))
+            deadline = time.monotonic() + 30
+            while not app._tasks:  # (planned: its start is being written, and retried)
+                assert time.monotonic() < deadline and not task.done()
+                await asyncio.sleep(0.01)
+            (oid,) = app._tasks
+            assert await app.cancel(oid)  # (it said it was NOT cancelled, of a run the store never had)
+            with pytest.raises(StoreUnavailable):
+                await task
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert await app.store.list_orchestrations(session_id=session.id) == []
+    assert "NOT cancelled" not in caplog.text
+    assert models.answers == 0

@@ -131,9 +131,10 @@ async def drive_stored(
         except BaseException as exc:
             o._leases.drop(oid)
             if owed is None and isinstance(exc, StoreUnavailable) and oid in o._cancelling:
-                owed = o._leases.taken(oid)  # (a prepared run `cancel` ends: its lease is still `prepare`'s)
+                prepared = o._leases.taken(oid)  # (a prepared run `cancel` ends: its lease is still `prepare`'s)
+                owed = None if prepared is None else (prepared, False)
             if owed is not None:  # (still this process's, for the cancel)
-                o._leases.keep_for_cancel(oid, owed)
+                o._leases.keep_for_cancel(oid, owed[0], unstored=owed[1])
             if isinstance(exc, Exception):
                 exc.add_note(NOT_CLAIMED)
             raise
@@ -169,6 +170,7 @@ async def drive_leased(
     as the store has them now. With `start`, `doc` is not stored yet: the run stores it (with `new_thread`) with its
     first routing decision (`Store.start`), its budget based on `session` meanwhile."""
     o = orchestrator
+    built: Run | None = None
     try:
         if session is None or doc is None:
             stored = await o.store.get_orchestration(oid)  # under the lease: what the last owner left
@@ -190,6 +192,7 @@ async def drive_leased(
                 await _end_unbuilt(o, doc, exc)
             raise
         del handlers
+        built = run
         new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
         await o._watcher.drive(run, fresh=session is not None and session.status == "active")
     except asyncio.CancelledError:
@@ -197,7 +200,7 @@ async def drive_leased(
         await asyncio.shield(_release(o, oid))  # (a failure replaced the CancelledError: `wait_for` raised it)
         raise
     except BaseException as exc:
-        await _let_go(o, oid, exc)
+        await _let_go(o, oid, exc, unstored=start and (built is None or built.unstarted))
         raise
     o._leases.drop(oid)
     if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
@@ -210,14 +213,16 @@ async def drive_leased(
     return RunResult(doc, events, o.simulated)
 
 
-async def _let_go(orchestrator: Orchestrator, oid: str, exc: BaseException) -> None:
+async def _let_go(orchestrator: Orchestrator, oid: str, exc: BaseException, *, unstored: bool = False) -> None:
     """Give up the lease of `oid`, whose run raised `exc`; not after a hand-back (`suspend`) the store did not take
     (`StoreUnavailable`): the lease expires, rather than the stop wait for a busy store once more. A release that
     fails is logged, and the lease expires: the run's caller gets `exc`, not the release's error (a store failing
     now, as it often is when the run failed, said `StoreUnavailable`, "nothing was written", for a run stopped by
     an error that leaves unknown whether its step was written)."""
     if isinstance(exc, StoreUnavailable) and oid in orchestrator._cancelling:
-        orchestrator._leases.keep_for_cancel(oid)  # its cancel not written: no other process resumes it meanwhile
+        # its cancel not written: no other process resumes it meanwhile (`unstored`: its start did not land, as far
+        # as this process knows; a MongoDB start may have inserted it all the same)
+        orchestrator._leases.keep_for_cancel(oid, unstored=unstored)
         return
     orchestrator._leases.drop(oid)
     if not (isinstance(exc, StoreUnavailable) and oid in orchestrator.suspending):

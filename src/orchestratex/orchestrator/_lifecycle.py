@@ -151,9 +151,10 @@ class LeaseKeeper:
         """The orchestrations whose lease this process holds: those it drives (or is about to); `drop` removes one."""
         self.lost: set[str] = set()
         """Held orchestrations whose lease may have lapsed (see the class): their runs write nothing more."""
-        self.owed: set[str] = set()
+        self.owed: dict[str, bool] = {}
         """Held orchestrations whose run a `cancel` stopped and whose end the store did not take (`keep_for_cancel`):
-        no run drives them; their lease is renewed, and the cancel written again after each renewal."""
+        no run drives them; their lease is renewed, and the cancel written again after each renewal. With whether
+        the run's start may not have been stored at all (nothing to cancel, then: `cancel` says nothing of it)."""
         self._granted: dict[str, float] = {}
         """When each held lease was last granted (`time.monotonic()` before the store call that granted it): a lease
         is renewed only once granted (`granted`), by the `Store.start` or `Store.claim` of its run."""
@@ -202,31 +203,33 @@ class LeaseKeeper:
         gave it its lease at the time returned (None for a run not prepared here)."""
         return self._prepared.pop(oid, None)
 
-    def keep_for_cancel(self, oid: str, granted: float | None = None) -> None:
+    def keep_for_cancel(self, oid: str, granted: float | None = None, *, unstored: bool = False) -> None:
         """The run of `oid` was cancelled and the store did not take its end (`StoreUnavailable`): its lease is kept
         (renewed; last granted at `granted` when no longer held) so that no other process resumes the run the user
         cancelled, and paid for it once the lease had expired; the cancel is written again after each renewal (a
         `cancel` of it once more: `take_owed`)."""
         self.held.add(oid)
-        self.owed.add(oid)
+        self.owed[oid] = unstored
         if granted is not None:
             self._granted[oid] = granted
         self.start()
 
-    def take_owed(self, oid: str) -> float | None:
-        """When the lease of `oid` was last granted, if it is held only for its cancel (`keep_for_cancel`): the caller
-        claims it now to write that cancel (and keeps it for the cancel again if the claim fails)."""
-        if oid not in self.owed:
+    def take_owed(self, oid: str) -> tuple[float, bool] | None:
+        """When the lease of `oid` was last granted, and whether its start may not have been stored, if it is held only
+        for its cancel (`keep_for_cancel`): the caller claims it now to write that cancel (and keeps it for the cancel
+        again if the claim fails)."""
+        unstored = self.owed.get(oid)
+        if unstored is None:
             return None
         granted = self._granted.get(oid, 0.0)
         self.drop(oid)
-        return granted
+        return granted, unstored
 
     def drop(self, oid: str) -> None:
         """This process no longer holds the lease of `oid`; when it held no other, the keeper ends now."""
         held = self.held
         held.discard(oid)
-        self.owed.discard(oid)
+        self.owed.pop(oid, None)
         self.lost.discard(oid)
         self._lapsed.discard(oid)
         self._granted.pop(oid, None)
@@ -252,6 +255,8 @@ class LeaseKeeper:
 
     async def _cancel_again(self, o: Orchestrator, oid: str) -> None:
         """Write the cancel of owed `oid` (`keep_for_cancel`) again; one that can no longer be written is logged."""
+        if o._closer.closing:  # (runs are refused: `aclose` says what is left)
+            return
         try:
             refused = not await o.cancel(oid)
         except Exception:  # (the store still does not take it: owed again, tried at the next renewal)
@@ -259,7 +264,10 @@ class LeaseKeeper:
         current = asyncio.current_task()
         if current is not None and current.cancelling():  # (the keeper stopped meanwhile: `cancel` absorbed it)
             raise asyncio.CancelledError
-        if refused:  # (its lease lapsed while the store did not answer, and another process took the run)
+        unstored = self.owed.get(oid, False)
+        if refused and oid in self.owed:  # (not driven: ended, never stored, or gone; nothing more to write)
+            self.drop(oid)
+        if refused and not unstored:  # (its lease lapsed while the store did not answer, and another took the run)
             logger.warning(
                 "orchestration %s was NOT cancelled: it ended, or another process took it over, before the store "
                 "took its cancel",
@@ -335,8 +343,10 @@ class LeaseKeeper:
         leaves the others to expire)."""
         task, self._task = self._task, None
         await stop(task)
-        for oid in list(self.owed):
+        for oid, unstored in list(self.owed.items()):
             self.drop(oid)
+            if unstored:  # (its start did not land, as far as this process knows)
+                continue
             logger.warning(
                 "orchestration %s was NOT cancelled: the store did not take its cancel before the orchestrator closed; "
                 "it is left as it was, and any process's resume_pending() resumes it once its lease expires",

@@ -815,7 +815,7 @@ class Orchestrator:
         SQLite file another process held locked past every retry, MongoDB unreachable): `cancel` returned True, the
         run stayed `running` (or `pending`), and once its lease expired the next resume pass of a process on the
         store resumed the run the user had cancelled, and paid for it."""
-        if orchestration_id not in self._leases.owed:
+        if self._leases.owed.get(orchestration_id, True):  # (not owed, or its start may not have been stored)
             return
         failure = task.exception() if task.done() and not task.cancelled() else None
         why = f" ({failure})" if failure is not None else ""
