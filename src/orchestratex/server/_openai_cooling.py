@@ -28,6 +28,8 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
     stored `failed` and answered 502, though waiting for the judge was all it took. (Not when the call's answer needs
     no verdict: one attempt, in a session that takes answers unjudged.)"""
     o = state.orchestrator
+    if o.circuit.quiet:  # (no model failed lately: none cools down)
+        return
     models = o.usable_models(doc.settings.preferred_models)
     if not models:
         return
@@ -54,10 +56,13 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
     if o.evaluator.panel_size_for(judges) <= 0:  # (an evaluator that calls no model: no judge needed)
         return
     answering = [m for m in models if o.circuit.allows(m.name)]
-    offered = {m.name: judges_for(o, m, judges) for m in answering}  # (as a run's planner offers them)
-    if any(o.circuit.allows(j.name) for pool in offered.values() for j in pool):
-        return
-    cooling = list({j.name: j for pool in offered.values() for j in pool if not o.circuit.allows(j.name)}.values())
+    offered = []  # (the judges a run's planner would offer each model's answers: the first one usable ends the check)
+    for m in answering:
+        pool = judges_for(o, m, judges)
+        if any(o.circuit.allows(j.name) for j in pool):
+            return
+        offered += pool
+    cooling = list({j.name: j for j in offered if not o.circuit.allows(j.name)}.values())
     if not cooling:  # (no judge at all, for another reason: the run says which)
         return
     names = ", ".join(j.name for j in cooling[:5]) + (", …" if len(cooling) > 5 else "")
