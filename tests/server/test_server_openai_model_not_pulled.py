@@ -97,7 +97,7 @@ def test_a_model_not_pulled_that_cools_down_is_still_a_404_not_a_wait() -> None:
             with pytest.raises(NotFoundError) as missing:
                 client.chat.completions.create(model="ollama:gemma3:4b", messages=HI, stream=stream)
             assert (missing.value.code, missing.value.param) == ("model_not_found", "model")
-            assert (
-                "try pulling it first" in missing.value.message and "retry-after" not in missing.value.response.headers
-            )
+            said = missing.value.message
+            assert "try pulling it first" in said and "retry-after" not in missing.value.response.headers
+            assert "it is tried again in " in said  # (when its circuit lets a call through again)
         assert len(http.portal.call(store.list_orchestrations)) == stored  # type: ignore[union-attr]

@@ -41,10 +41,11 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
         )
         unserved = [said for m in models if (said := o.circuit.unserved(m.name)) is not None]
         if len(unserved) == len(models):  # (its server does not have it: waiting will not help, pulling it will)
+            wait = math.ceil(max(o.circuit.retry_in(m.name) for m in models))  # (0: its trial call is under way)
             raise OpenAIError(
                 404,
                 f"{which} not served by its server, which answered its last call: {unserved[-1]}; once it serves it,"
-                f" it is tried again within {math.ceil(max(o.circuit.retry_in(m.name) for m in models))} s",
+                f" it is tried again {f'in {wait} s' if wait else 'at a next call'}",
                 param="model",
                 code="model_not_found",
             )
