@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console, ConsoleOptions
 from rich.live import Live
@@ -59,6 +60,8 @@ class Spinner:
         self._retry: tuple[str, float] | None = None
         self._retries = _RetryNotices(self)
         self._tstp = False
+        self._ends: list[int] = []
+        """The stop signals (SIGTERM, SIGHUP) whose handler is the spinner's while it spins (see `_on_end_signals`)."""
 
     def wait(self, what: str) -> None:
         if not self.output.rich or self.output.closed:
@@ -71,6 +74,7 @@ class Spinner:
         self._start()
         self._retries.listen()
         self._on_stop_signal(install=True)
+        self._on_end_signals(install=True)
 
     def unless_waiting(self, what: str) -> None:
         """`wait(what)`, unless the spinner already says what the run waits for (its first event came)."""
@@ -113,6 +117,38 @@ class Spinner:
             loop.add_signal_handler(stop, self._stopped)
             self._tstp = True
 
+    def _on_end_signals(self, *, install: bool) -> None:
+        """`kill` (SIGTERM) or a closed terminal (SIGHUP) ended a command that has no handler of its own for them
+        (`runs list` reading a long history) with the spinner's line on screen and the cursor hidden: the shell's
+        prompt came back without a cursor. While it spins, the spinner is erased (and the cursor shown) first, then the
+        process ends by the signal, as without the spinner. A handler of the command's own (`run`'s) is left alone."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # (not inside an event loop)
+            return
+        if not install:
+            handlers: dict[int, Any] = getattr(loop, "_signal_handlers", {})
+            while self._ends:
+                ours = self._ends.pop()
+                handle = handlers.get(ours)
+                if handle is not None and getattr(handle, "_callback", None) != self._ended:
+                    continue  # (another's since: not ours to remove)
+                with contextlib.suppress(RuntimeError, ValueError):  # (its loop closed since)
+                    loop.remove_signal_handler(ours)
+            return
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is None or sig in self._ends or signal.getsignal(sig) is not signal.SIG_DFL:
+                continue
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform/thread
+                loop.add_signal_handler(sig, self._ended, sig)
+                self._ends.append(sig)
+
+    def _ended(self, sig: int) -> None:
+        self.close()  # (the spinner erased, the cursor shown; the signals' handlers given back: their default action)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)  # ended here by the signal, as without the spinner
+
     def _stopped(self) -> None:
         if self._live is not None:
             with _terminal_gone_ok():
@@ -142,6 +178,7 @@ class Spinner:
     def close(self) -> None:
         self._retries.stop()
         self._on_stop_signal(install=False)
+        self._on_end_signals(install=False)
         if self._live is not None:
             with _terminal_gone_ok():
                 self._live.stop()
