@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 
 import orchestratex.server as server_package
 from orchestratex import Orchestrator
+from orchestratex.exceptions import StoreUnavailable
 from orchestratex.server import ServerSettings, create_app, issue_api_key
-from orchestratex.stores import SQLiteStore
+from orchestratex.server._runner import Runner
+from orchestratex.stores import MemoryStore, SQLiteStore
 
 from .conftest import Api, bearer
 
@@ -151,3 +153,24 @@ def test_a_run_cancelled_while_no_server_drove_it_ends_without_another_call(
         final = Api(client, client.app.state.server.store, api.alice, {}, {}, {}).wait(oid)  # type: ignore[attr-defined]
     assert (final["status"], final["stop_reason"]) == ("cancelled", "cancelled")
     assert final["abandoned_calls"] is None  # no call in flight when it ended: it made none
+
+
+class _NoCancelAnswerStore(MemoryStore):
+    """The store cannot say which runs to stop (unavailable for a moment)."""
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        raise StoreUnavailable("the store is unreachable")
+
+
+def test_a_resume_pass_the_store_fails_keeps_the_runs_to_try_again() -> None:
+    # the runs whose claim failed here are tried again at the next pass: a pass failing as it asked the store which
+    # of them were cancelled must not forget them
+    async def main() -> set[str]:
+        store = _NoCancelAnswerStore()
+        runner = Runner(Orchestrator(store=store), resume_every_s=60)
+        runner._unclaimed.add("6b1659aa0000000000000001")
+        with pytest.raises(StoreUnavailable):
+            await runner.resume_once()
+        return runner._unclaimed
+
+    assert asyncio.run(main()) == {"6b1659aa0000000000000001"}

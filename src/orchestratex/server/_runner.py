@@ -129,10 +129,13 @@ class Runner:
         call the provider may bill (`abandoned_calls`) for a run cancelled minutes before."""
         launched = []
         listed = await self.orchestrator.store.list_resumable(limit=100)
-        retried, self._unclaimed = self._unclaimed, set()
+        retried = set(self._unclaimed)
         resumed = [oid for oid in dict.fromkeys([*retried, *listed]) if oid not in self._tasks]
         stop = await self.orchestrator.store.cancel_requests(resumed) if resumed else set()
+        self._unclaimed -= retried  # (not before: were the store's answer to fail, they are tried again next time)
         for oid in resumed:
+            if oid in self._tasks:  # (launched meanwhile: a cancel of it, say)
+                continue
             if oid in stop:
                 self._end(oid)
             else:
