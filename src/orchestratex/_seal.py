@@ -32,7 +32,7 @@ from pydantic_core import PydanticUndefined
 
 from .providers import Message
 
-__all__ = ["made", "seal", "share"]
+__all__ = ["made", "prepare", "seal", "share"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,6 +40,9 @@ _ALL_SET: dict[type[BaseModel], set[str] | None] = {}
 """Per record class: the set of all its field names, shared by its sealed instances (None: left as it is)."""
 _FROZEN: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
 """Per frozen class and set of fields given: the one set its instances share (see `share`)."""
+_KEYS: dict[type[BaseModel], dict[str, Any] | None] = {}
+"""Per record class: a dictionary of its fields sharing its keys with its instances' (see `_key_sharing`), which a
+record sealed for the first time gets a copy of (None: not shareable)."""
 _NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
 """Per record class: the fields that may hold other (mutable) records, alone or in a list."""
 _MADE: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...], frozenset[str]]] = {}
@@ -48,6 +51,8 @@ required ones."""
 _new = object.__new__
 _setattr = object.__setattr__
 _IMMUTABLE = (type(None), bool, int, float, str, tuple)
+_MAX_SHARED_KEYS = 30
+"""The most keys CPython's instance dictionaries of one class share (`SHARED_KEYS_MAX_SIZE`)."""
 
 
 def made(cls: type[M], /, **values: Any) -> M:
@@ -90,22 +95,29 @@ def _made_class(
         elif info.default is not PydanticUndefined and type(info.default) not in _IMMUTABLE:
             raise TypeError(f"{cls.__name__}.{name}'s default is mutable (pydantic copies it): build it with pydantic")
     required = frozenset(name for name, info in cls.model_fields.items() if info.is_required())
-    spec = _MADE[cls] = (_key_sharing(cls, template), tuple(factories), required)
+    keys = _KEYS[cls]
+    spec = _MADE[cls] = (template if keys is None else keys | template, tuple(factories), required)
     return spec
 
 
-def _key_sharing(cls: type[BaseModel], template: dict[str, Any]) -> dict[str, Any]:
+def _key_sharing(cls: type[BaseModel], template: dict[str, Any]) -> dict[str, Any] | None:
     """`template` as a dictionary that shares its keys with the instance dictionaries of `cls` (CPython's split
     table): a copy of it (`template | values`: a copy, then its values replaced) shares them too, and holds only its
     values, 8 bytes each, instead of a table of its own, 24 bytes an entry and an index. A 13-field event's
-    dictionary takes 0.2 KB instead of 0.5 KB. The keys are those of the class's attributes, set on a first instance
-    in the fields' order; where CPython cannot share them (a class with many instances made already), the copy is
-    a plain dictionary, as before: equal, in the same order, only larger."""
+    dictionary takes 0.2 KB instead of 0.5 KB; the copy is as fast as a merge into a new dictionary. The keys are
+    those of the class's attributes, set on a first instance in the fields' order: CPython shares at most 30 keys per
+    class, fewer for each instance made before (a plain dictionary then, as large as any), so the run's record classes
+    are `prepare`d as the orchestrator is imported, before any instance is made.
+
+    The records `made` builds are such copies; a record pydantic built (a provider's usage, a judge's verdict, the
+    document) gets one the first time it is sealed, its values unchanged, in the same order."""
     probe = _new(cls)
     for name, default in template.items():
         _setattr(probe, name, default)
     shared: dict[str, Any] = probe.__dict__
-    return shared if list(shared) == list(template) else template
+    for _ in range(_MAX_SHARED_KEYS):  # each instance made lowers the room kept for more keys (down to one more), and
+        _new(cls)  # a copy has a value slot for each key and each key there is room for
+    return shared if list(shared) == list(template) else None
 
 
 def _sealed(factory: Callable[[], Any]) -> Any:
@@ -129,9 +141,12 @@ def _seal(record: BaseModel) -> None:
     if shared is None:
         return
     own = record.__pydantic_fields_set__
-    if own is not shared and own <= shared:
-        object.__setattr__(record, "__pydantic_fields_set__", shared)
     fields = record.__dict__
+    if own is not shared and own <= shared:  # (sealed for the first time: made by pydantic, or given partly)
+        object.__setattr__(record, "__pydantic_fields_set__", shared)
+        if (keys := _KEYS[cls]) is not None and (compact := keys | fields) == fields:  # (the same fields, in order)
+            _setattr(record, "__dict__", compact)  # a dictionary sharing its class's keys (see `_key_sharing`)
+            fields = compact
     for name in _NESTED[cls]:
         value = fields.get(name)
         if isinstance(value, BaseModel):
@@ -144,7 +159,8 @@ def _seal(record: BaseModel) -> None:
 
 def share(*models: BaseModel) -> None:
     """Let `models` (not their fields) share their set of fields given with equal ones, where that cannot change
-    it: every field given, or a frozen model (see the module docstring). Their `model_fields_set` is unchanged."""
+    it: every field given, or a frozen model (see the module docstring). Their `model_fields_set` is unchanged; their
+    dictionaries share their class's keys from then on (see `_key_sharing`), their values unchanged."""
     for model in models:
         cls = type(model)
         own = model.__pydantic_fields_set__
@@ -157,12 +173,26 @@ def share(*models: BaseModel) -> None:
             object.__setattr__(model, "__pydantic_fields_set__", full)
         elif cls.model_config.get("frozen"):  # (its set is never added to: one per distinct set)
             object.__setattr__(model, "__pydantic_fields_set__", _FROZEN.setdefault((cls, frozenset(own)), own))
+        else:
+            continue
+        fields = model.__dict__  # shared for the first time: a dictionary sharing its class's keys (see `_seal`)
+        if (keys := _KEYS[cls]) is not None and (compact := keys | fields) == fields:
+            _setattr(model, "__dict__", compact)
+
+
+def prepare(*classes: type[BaseModel]) -> None:
+    """Make `classes` ready for `made` and `seal` now (their instances' dictionaries share keys from the first one
+    made: see `_key_sharing`)."""
+    for cls in classes:
+        if cls not in _ALL_SET:
+            _seal_class(cls)
 
 
 def _seal_class(cls: type[BaseModel]) -> None:
     # an extra field's name would join the set on assignment: not shareable
     shareable = cls.model_config.get("extra") != "allow"
     _ALL_SET[cls] = set(cls.model_fields) if shareable else None
+    _KEYS[cls] = _key_sharing(cls, dict.fromkeys(cls.model_fields)) if shareable else None
     _NESTED[cls] = tuple(name for name, info in cls.model_fields.items() if _may_hold_records(info.annotation))
 
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel
 
-from orchestratex._seal import made, seal
+from orchestratex._seal import made, seal, share
 from orchestratex.catalog import ModelProfile
 from orchestratex.events import ModelSelected, OrchestrationCompleted
 from orchestratex.orchestrator._ledger import assign as _assign
 from orchestratex.providers import GenerationRequest, Message
-from orchestratex.records import CallRecord, Iteration, Orchestration
+from orchestratex.records import CallRecord, Evaluation, Iteration, JudgeVerdict, Orchestration
 from orchestratex.usage import Usage
 
 
@@ -154,3 +154,27 @@ def test_made_records_are_each_their_own_whatever_their_dictionaries_share(
     assert pickle.loads(pickle.dumps(first)) == first
     assert copy.deepcopy(second) == second and second.model_copy(update={name: "x"}) != second
     assert cls.model_validate_json(third.model_dump_json()).model_dump() == third.model_dump()
+
+
+def test_sealing_or_sharing_what_pydantic_built_changes_none_of_its_values() -> None:
+    """The first `seal` of a record pydantic built (or `share` of a request, generation or usage) gives it a
+    dictionary sharing its class's keys: the same values, in the same order, the same JSON."""
+    verdict = JudgeVerdict(judge_model="p:j", score=7, usage=Usage(input_tokens=3, output_tokens=2))
+    it = Iteration(index=1, model_name="p:m", prompt="q", response="a", usage=Usage(input_tokens=5))
+    it.evaluation = Evaluation(score=7.0, feedback="f", judge_models=["p:j"], verdicts=[verdict])
+    doc = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="q", iterations=[it])
+    before, copied = doc.model_dump_json(), doc.model_copy(deep=True)
+    seal((doc,))
+    assert doc.model_dump_json() == before and doc == copied
+    for record in (doc, doc.settings, it, it.usage, it.evaluation, verdict, verdict.usage):
+        assert list(record.__dict__) == list(type(record).model_fields), type(record).__name__
+    assert verdict.score == 7.0 and type(verdict.score) is float  # (as pydantic made it)
+
+    usage = Usage(input_tokens=3)
+    share(usage)
+    assert usage == Usage(input_tokens=3) and usage.model_fields_set == {"input_tokens"}
+
+    # a record missing a field (`model_construct`) keeps its dictionary as it is
+    partial = Evaluation.model_construct(feedback="f")  # type: ignore[call-arg]  # (what it is about)
+    seal((partial,))
+    assert "score" not in partial.__dict__ and partial.feedback == "f"

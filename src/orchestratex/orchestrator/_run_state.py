@@ -6,15 +6,29 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._ids import utcnow
-from .._seal import made, seal
+from .._seal import made, prepare, seal
 from ..catalog import ModelProfile
 from ..events import (
+    EvaluationCompleted,
     Event,
     EventHandler,
     ModelSelected,
+    OrchestrationCompleted,
+    OrchestrationFailed,
+    OrchestrationStarted,
+    ResponseGenerated,
 )
 from ..providers import Generation, Message
-from ..records import CallRecord, Iteration, Orchestration, Session, Thread
+from ..records import (
+    CallRecord,
+    Evaluation,
+    Iteration,
+    JudgeVerdict,
+    Orchestration,
+    OrchestrationSettings,
+    Session,
+    Thread,
+)
 from ..stores import RoutingOutcome
 from ..telemetry import run_telemetry
 from ..usage import Usage
@@ -26,6 +40,22 @@ if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
 __all__ = ["RunState", "answer_record", "call_record"]
+
+prepare(  # the records and events of runs, before any is made (see `_seal._key_sharing`)
+    Orchestration,
+    OrchestrationSettings,
+    Iteration,
+    Evaluation,
+    JudgeVerdict,
+    Usage,
+    CallRecord,
+    OrchestrationStarted,
+    ModelSelected,
+    ResponseGenerated,
+    EvaluationCompleted,
+    OrchestrationCompleted,
+    OrchestrationFailed,
+)
 
 _NO_MODELS: frozenset[str] = frozenset()
 """The empty set every run starts with (`frozenset()` makes a new one each call)."""
