@@ -652,5 +652,10 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
             verdict = "failed" if v.score is None else f"{score_text(v.score)}/10"
             said = v.error if v.error else " ".join(v.feedback.split())
             yield f"   judge {v.judge_model}: {verdict} (${v.cost:.6f}): {said}"
+    if it.failed_cost:  # (in the run's total and on no line above: the iteration's lines did not add up to it)
+        yield (
+            f"   billed for nothing kept: ${it.failed_cost:.6f} (a refused or empty answer before this one, or "
+            "judges whose verdicts were not kept)"
+        )
     for error in it.errors:
         yield f"   error: {error}"
