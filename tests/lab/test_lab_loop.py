@@ -340,3 +340,47 @@ loop
         r"quality=[01]\.\d{4}, cost=[0-9.e-]+, attempts=1\.\d\d\)",
         shown.strip(),
     ), shown[:500]
+
+
+def test_the_judging_of_an_answer_whose_verdicts_were_not_kept_is_judging_cost() -> None:
+    """Before: a prompt's `judge_cost` summed only its kept evaluations' cost, so judges paid for verdicts that were
+    not kept (on their iteration's `failed_cost`) counted as answers: `cost - judge_cost` was more than the answers
+    cost, and `LoopReplay.judge_cost` less than the judging did."""
+    from orchestratex.lab._loop import _outcome
+    from orchestratex.records import Evaluation, Iteration
+
+    from .test_lab_loaders import _orchestration
+
+    table = synthetic_table(3)
+    doc = _orchestration("question", []).model_copy(
+        update={
+            "iterations": [
+                Iteration(
+                    index=1,
+                    model_name="lab:small",
+                    prompt="question",
+                    phase="failed",
+                    response="an answer",
+                    cost=0.0001,
+                    failed_cost=0.00004,  # its judges, no verdict kept
+                ),
+                Iteration(
+                    index=2,
+                    model_name="lab:large",
+                    prompt="question",
+                    phase="evaluated",
+                    response="an answer",
+                    cost=0.01,
+                    evaluation=Evaluation(score=9.0, feedback="", judge_models=["labjudge:judge"], cost=0.00002),
+                ),
+            ],
+            "total_cost": 0.01016,
+            "final_response": "an answer",
+            "final_model": "lab:large",
+            "stop_reason": "threshold",
+        }
+    )
+    by_name = {"lab:small": 0, "lab:medium": 1, "lab:large": 2}
+    outcome = _outcome(table, 0, doc, by_name)
+    assert outcome.judge_cost == pytest.approx(0.00006)
+    assert outcome.cost - outcome.judge_cost == pytest.approx(0.0101)  # the two answers, nothing else

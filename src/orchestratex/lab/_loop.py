@@ -142,6 +142,8 @@ class LoopOutcome:
     cost: float
     """What the orchestration spent: answers and judging."""
     judge_cost: float
+    """What the judging cost: the kept evaluations' judges, and the judges of an answer whose verdicts were not kept
+    (its iteration's `failed_cost`)."""
     stop_reason: str | None
 
 
@@ -515,7 +517,11 @@ def _outcome(table: OutcomeTable, row: int, doc: object, by_name: dict[str, int]
 
     assert isinstance(doc, Orchestration)
     answered = [it for it in doc.iterations if it.response is not None]
-    judge_cost = sum(it.evaluation.cost for it in doc.iterations if it.evaluation is not None)
+    # (the judges of an answer whose verdicts were not kept are on its `failed_cost`, not in an evaluation: the lab's
+    # answers are never refused nor empty, so that is all `failed_cost` holds here, and the replay's judging with it)
+    judge_cost = sum(
+        it.failed_cost + (it.evaluation.cost if it.evaluation is not None else 0.0) for it in doc.iterations
+    )
     final = doc.final_model if doc.final_response is not None else None
     quality = float(table.quality[row, by_name[final]]) if final in by_name else 0.0
     return LoopOutcome(
