@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import ContentFiltered, ProviderHTTPError, ProviderServerError, UserError
+from orchestratex.exceptions import ContentFiltered, ModelNotFound, ProviderHTTPError, ProviderServerError, UserError
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
@@ -164,6 +164,16 @@ def test_retry_after_header_forms() -> None:
     assert retry_after_seconds({"retry-after-ms": "oops", "retry-after": "4"}) == 4.0
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
     assert retry_after_seconds({"retry-after": "later"}) is None
+
+
+async def test_a_404_for_a_model_anthropic_does_not_serve_is_model_not_found() -> None:
+    """A retired or mistyped model (Anthropic's 404 `not_found_error`, "model: …") was a plain `ProviderHTTPError`:
+    `/v1` answered a call naming it 502. It is `ModelNotFound` (not retried; the next model answers)."""
+    error = {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-3-7-sonnet-latest"}}
+    server = MockServer(Reply(404, json=error))
+    with pytest.raises(ModelNotFound, match="model: claude-3-7-sonnet-latest") as raised:
+        await provider_on(server).generate(request())
+    assert not raised.value.retryable and len(server.requests) == 1
 
 
 async def test_a_base_url_ending_in_v1_is_named_in_the_404() -> None:

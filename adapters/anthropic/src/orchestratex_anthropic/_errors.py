@@ -22,6 +22,9 @@ _CONTEXT_PHRASES = ("prompt is too long", "context window", "context length", "c
 """How Anthropic says a request does not fit the model's context: "prompt is too long: 215378 tokens > 200000 maximum",
 "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, decrease input length or `max_tokens`"."""
 _FILTER_PHRASES = ("content filtering", "output blocked", "usage policy")
+_MISSING_MODEL = "model: "
+"""How Anthropic's 404 `not_found_error` for a model it does not serve (retired, mistyped) begins: "model:
+claude-3-7-sonnet-latest"."""
 
 
 _STATUS_OF_TYPE = {
@@ -59,6 +62,7 @@ def _status_error(
         label=str(getattr(exc, "type", None) or ""),  # 529 overloaded_error, 500 api_error, 504 timeout_error, …
         too_long=status in (400, 413) and any(p in lowered for p in _CONTEXT_PHRASES),
         filtered=status == 400 and any(p in lowered for p in _FILTER_PHRASES),
+        missing_model=status == 404 and lowered.startswith(_MISSING_MODEL),
         sent_key=api_key,
     )
 
