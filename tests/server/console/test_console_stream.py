@@ -9,7 +9,7 @@ import pytest
 
 from ..server_process import ServerProcess, create_key
 from .conftest import SERVER_ENV, Console, Watched, open_page
-from .test_console_browser import log_in
+from .test_console_browser import ENDED, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +46,17 @@ def test_a_stream_refused_at_its_handshake_says_why_and_opens_once_it_can(
     log_in(first, one_stream)
     first.get_by_role("button", name="New session").click()
     expect(first.locator("#stream-state")).to_have_text(LIVE)
+    first.get_by_label("Prompt").fill("Explain recursion")  # (a session with a run: its figures and charts)
+    first.get_by_label("Max iterations").fill("1")
+    first.get_by_role("button", name="Start").click()
+    first.locator(ENDED).wait_for(timeout=90_000)
 
     page = second.page
     log_in(page, one_stream)
     error = page.locator("#stream-error")
     expect(error).to_contain_text("The server refused the live stream of this session")
     expect(error).to_contain_text("close some")
+    expect(error).to_be_in_viewport()  # (in sight as the session opens: not below its charts)
     expect(page.locator("#runs-empty")).to_be_visible()  # (what it says is doubtful: the error above says why)
 
     first.goto("about:blank")  # the other tab leaves the console: its stream is given back

@@ -292,8 +292,8 @@ function selectSession(sessionId) {
 }
 
 /**
- * Say why the stream of the session could not be opened, under its orchestrations (shown or not, the live view
- * waits for the stream's first event): the browser gives a refused handshake no status, and the console said only
+ * Say why the stream of the session could not be opened, under its title (shown or not, the live view waits for the
+ * stream's first event; under its orchestrations, below its charts, the message was out of sight): the browser gives a refused handshake no status, and the console said only
  * "Disconnected", in a view hidden until a run's first event, while the list of runs said "None yet". The session read
  * over REST tells most refusals apart (a refused key logs out; a rate limit, the store down or the server unreachable
  * say so); read, the refusal is the stream's own: the user's streams at the server's limit, or a proxy that drops
