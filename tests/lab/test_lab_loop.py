@@ -384,3 +384,25 @@ def test_the_judging_of_an_answer_whose_verdicts_were_not_kept_is_judging_cost()
     outcome = _outcome(table, 0, doc, by_name)
     assert outcome.judge_cost == pytest.approx(0.00006)
     assert outcome.cost - outcome.judge_cost == pytest.approx(0.0101)  # the two answers, nothing else
+
+
+async def test_a_model_reserves_for_its_own_longest_answer_and_a_judge_for_its_verdict() -> None:
+    """Before: every call of a replay reserved the longest recorded answer of any model (one output cap for all),
+    judges too. A terse model at $0.03 per 1k output tokens whose answers cost $0.003 reserved $0.06 for a verbose
+    cheap model's 2,000-token answers, a judge priced so reserved $0.06 for its 20-token verdict, and with
+    `cost_limit=0.05` per prompt every run stopped on its budget before any answer."""
+    n = 30
+    prompts = tuple(f"question {i} " + "x" * (40 * (i % 7)) for i in range(n))
+    prompt_tokens = np.asarray([len(p) / 4 for p in prompts])
+    chars = np.tile([8000.0, 400.0], (n, 1))  # verbose: 2,000 tokens; terse: 100
+    cost = np.stack([prompt_tokens * 0.0001 / 1000 + 2000 * 0.0001 / 1000, prompt_tokens * 0.01 / 1000 + 0.003], 1)
+    table = lab.OutcomeTable(
+        name="terse", models=("verbose", "terse"), prompts=prompts, quality=np.ones((n, 2)), cost=cost,
+        output_chars=chars,
+    )  # fmt: skip
+    judge = lab.SimulatedJudge(input_cost_per_1k=0.01, output_cost_per_1k=0.03)  # priced as gpt-4-1106-preview
+    replay = await lab.replay_loop(table, router=Scripted(["terse"]), judge=judge, cost_limit=0.05, progress=False)
+    assert {o.stop_reason for o in replay.outcomes} == {"threshold"}  # before: {"budget"}, no answer
+    assert all(o.models == ("terse",) for o in replay.outcomes)
+    assert replay.cost - replay.judge_cost == pytest.approx(cost[:, 1].mean(), rel=1e-9)  # at the recorded costs
+    assert max(o.cost for o in replay.outcomes) <= 0.05

@@ -220,6 +220,10 @@ class LoopReplay:
 _TEMPLATES = 8192
 """Tokens a replay's windows keep for the system prompt, the refinement and judging templates and feedback."""
 
+_VERDICT_TOKENS = 64
+"""A simulated judge's output cap: its verdict (`{"score": …, "feedback": …}`, under 100 characters) fits; as the live
+orchestrator's least learned cap of a judge (`OutputCapPolicy.min_judge_tokens`)."""
+
 _DEFAULT_CHARS = DEFAULT_ANSWER_CHARS
 """The length of an answer when the table does not record it (as `fit_prices` takes it)."""
 
@@ -234,9 +238,9 @@ def _tokens(chars: float) -> int:
 
 
 def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]]) -> int:
-    """The output cap of every answer in a replay: the fewest tokens that hold each recorded answer and at which
-    each call's worst case (its input bound at the model's input price, plus the cap at its output price) covers
-    its recorded cost, so no recorded cost overruns its reservation.
+    """The output cap of the answers of `answering` in a replay (each model is given its own): the fewest tokens
+    that hold each recorded answer and at which each call's worst case (its input bound at the model's input price,
+    plus the cap at its output price) covers its recorded cost, so no recorded cost overruns its reservation.
 
     A recorded answer is replayed whole (it cannot be cut at a cap), so the cap is never learned from lengths.
     Only a model without an output price whose recorded cost exceeds its input's price is not covered.
@@ -279,9 +283,10 @@ async def replay_loop(
     Every model of the table is a catalog model (`profiles`, by default `profiles_for(table)`)
     served by a `FunctionProvider` that answers with the recorded outcome: an answer as long as
     the recorded one, costing the recorded cost (reported to the orchestrator as the provider's
-    own cost). A model asked again answers the same. Every answer's output cap is `output_cap(table, ...)`: the
-    recorded answer fits it and its reserved worst case covers the recorded cost, so no model is excluded from
-    a run for costing more than it reserved, whatever the fitted prices. The answers are judged by `judge` (one
+    own cost). A model asked again answers the same. Each model's output cap is `output_cap(table, [(model, ...)])`:
+    its recorded answers fit it and its reserved worst case covers their recorded cost, so no model is excluded from
+    a run for costing more than it reserved, whatever the fitted prices, nor reserves for another model's longer
+    answers. A judge's output cap is 64 tokens, which its verdict fits. The answers are judged by `judge` (one
     `SimulatedJudge`, or several as a panel aggregated by median; default: an exact 9/3 judge)
     through the orchestrator's `LLMJudgeEvaluator`; judges are never routing candidates. The run
     stops when the judges' score reaches `threshold`, after `max_iterations`, on the budget
@@ -319,7 +324,12 @@ async def replay_loop(
     answering = list(profiles) if profiles is not None else profiles_for(table, provider=_ANSWER_PROVIDER)
     column = _columns(table, answering)
     chars = table.output_chars
-    cap = output_cap(table, [(p, column[p.name]) for p in answering])
+    # each model's own cap (its longest recorded answer, its recorded costs covered): one cap for all, the longest
+    # answer of any model, made every call of a terse model reserve for a verbose one's longest answer at its own
+    # price (RouterBench: gpt-4-1106-preview reserved 2,540 output tokens for its 708), and a small cost_limit stopped
+    # the runs on their budget
+    caps = {p.name: output_cap(table, [(p, column[p.name])]) for p in answering}
+    cap = max(caps.values(), default=1)
     # every window holds what a run may send: the prompt (counted in bytes, as the run bounds it), the previous
     # answer a refinement quotes, the answer (or, for a judge, the answer judged) and the templates around them;
     # only windows smaller than that grow (a recorded answer longer than a model's default window, say)
@@ -328,7 +338,7 @@ async def replay_loop(
         p.model_copy(
             update={
                 "provider": _ANSWER_PROVIDER,
-                "max_output_tokens": max(p.max_output_tokens, cap),
+                "max_output_tokens": caps[p.name],
                 "context_window": max(p.context_window, window),
             }
         )
@@ -336,8 +346,11 @@ async def replay_loop(
     ]
     scale = 10.0 if float(np.nanmax(table.quality)) > 1 else 1.0
     by_name = {p.name: column[p.name] for p in answering}
-    judge_profiles = [
-        j.profile.model_copy(update={"context_window": max(j.profile.context_window, window)}) for j in judges
+    judge_profiles = [  # (a verdict is a short JSON object: a judge reserves for it, not for the longest answer)
+        j.profile.model_copy(
+            update={"context_window": max(j.profile.context_window, window), "max_output_tokens": _VERDICT_TOKENS}
+        )
+        for j in judges
     ]
     judge_by_name = {j.profile.name: j for j in judges}
 
