@@ -6,7 +6,13 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import MalformedResponse, ProviderHTTPError, ProviderServerError, ProviderTimeout
+from orchestratex.exceptions import (
+    MalformedResponse,
+    ModelNotFound,
+    ProviderHTTPError,
+    ProviderServerError,
+    ProviderTimeout,
+)
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex_gemini import GeminiProvider
 
@@ -60,15 +66,18 @@ async def test_a_gateway_s_json_error_without_google_s_fields_is_quoted() -> Non
 
 
 async def test_google_s_own_404_keeps_its_message_without_a_hint() -> None:
+    """A model Google does not serve (retired, mistyped) is `ModelNotFound` (not retried; `/v1` answers a call naming it
+    404 `model_not_found`, not 502), its message Google's."""
     error = {
         "code": 404,
         "message": "models/gemini-4-hydrogen is not found for API version v1beta",
         "status": "NOT_FOUND",
     }
     provider = GeminiProvider(api_key="k", http_client=answering(404, json={"error": error}))
-    with pytest.raises(ProviderHTTPError) as raised:
+    with pytest.raises(ModelNotFound) as raised:
         await provider.generate(request())
-    assert str(raised.value) == f"gemini error (404): NOT_FOUND {error['message']}"
+    assert str(raised.value).endswith(f"(404): NOT_FOUND {error['message']}") and not raised.value.retryable
+    assert "check the base URL" not in str(raised.value)
 
 
 @pytest.mark.parametrize(

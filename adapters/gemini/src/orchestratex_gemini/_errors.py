@@ -185,6 +185,8 @@ def _status_error(
         refused_key=bool(reasons & set(_AUTH_REASONS)),  # Gemini answers a bad key 400 API_KEY_INVALID
         quota_exhausted=status == 429 and _quota_exhausted(body, exc.message or ""),
         too_long=status in (400, 413) and any(p in (exc.message or "").lower() for p in _CONTEXT_PHRASES),
+        # (a model Google does not serve, retired or mistyped: "models/gemini-1.0-pro is not found for API version …")
+        missing_model=status == 404 and exc.status == "NOT_FOUND" and "not found" in (exc.message or "").lower(),
         # (a 408 is a timeout, a proxy's or a load balancer's too, unless Google's status says the call was cancelled)
         timed_out=(status == 504 and exc.status == "DEADLINE_EXCEEDED")
         or (status == 408 and exc.status != "CANCELLED"),
