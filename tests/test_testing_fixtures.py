@@ -207,3 +207,65 @@ def test_a_provider_timeout_set_on_the_machine_does_not_reach_the_tests(tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+ANTHROPIC_MOCK = """
+import asyncio
+import json
+
+import httpx2
+
+from orchestratex.catalog import ModelProfile
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex_anthropic import AnthropicProvider
+
+CLAUDE = ModelProfile(name="anthropic:claude-sonnet-4-5", input_cost_per_1k=0.003, output_cost_per_1k=0.015)
+
+
+def test_my_provider_sends_its_own_key_and_nothing_else() -> None:
+    headers = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        headers.append(dict(request.headers))
+        message = {
+            "id": "msg_1", "type": "message", "role": "assistant", "model": json.loads(request.content)["model"],
+            "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 3, "output_tokens": 1},
+        }
+        return httpx2.Response(200, json=message)
+
+    transport = httpx2.MockTransport(answer)
+    provider = AnthropicProvider(api_key="sk-ant-test", http_client=httpx2.AsyncClient(transport=transport))
+    request = GenerationRequest(model=CLAUDE, messages=[Message(role="user", content="Hi")], max_output_tokens=8)
+    assert asyncio.run(provider.generate(request)).text == "Hi"
+    [sent] = headers
+    assert "sk-ant-test" in str(sent) and "gateway" not in str(sent) and "x-gateway" not in sent, sent
+"""
+
+
+def test_the_anthropic_sdk_s_own_variables_on_the_machine_do_not_reach_the_tests(tmp_path: Path) -> None:
+    # A Claude Code user's shell sets ANTHROPIC_CUSTOM_HEADERS (a gateway's headers) and ANTHROPIC_AUTH_TOKEN, which the
+    # Anthropic SDK reads itself: the custom headers went into every request of their suite's mocked providers, an
+    # Authorization line among them replacing the key the test gave (OrchestrateX's own contract tests failed so)
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_mine.py").write_text(ANTHROPIC_MOCK, encoding="utf-8")
+    env = {
+        **os.environ,
+        "ANTHROPIC_CUSTOM_HEADERS": "Authorization: Bearer gateway-token\nx-gateway: gateway-key",
+        "ANTHROPIC_AUTH_TOKEN": "gateway-oauth-token",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

@@ -29,6 +29,8 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
     "OPENAI_BASE_URL",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_CUSTOM_HEADERS",
     "GEMINI_API_KEY",
     "GOOGLE_API_KEY",
     "GOOGLE_GEMINI_BASE_URL",
@@ -52,7 +54,10 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
 decides how concurrent runs interleave; a mistyped `ORCHESTRATEX_TRACING` made every `Orchestrator()` fail, and
 `ORCHESTRATEX_LOG_CONTENT` put prompts in the log lines a test reads; an `OTEL_PYTHON_TRACER_PROVIDER` naming a provider
 the tests' environment lacks made every `Orchestrator()` fail, and one it has made the runs trace; an
-`ORCHESTRATEX_PROVIDER_TIMEOUT_S` set for a local model gave the providers made from the environment other timeouts)."""
+`ORCHESTRATEX_PROVIDER_TIMEOUT_S` set for a local model gave the providers made from the environment other timeouts;
+the Anthropic SDK reads `ANTHROPIC_CUSTOM_HEADERS` and `ANTHROPIC_AUTH_TOKEN` itself, which a Claude Code user's shell
+sets for a gateway: the custom headers went into every request of the tests' mocked providers, an `Authorization` line
+among them replacing the key the test gave)."""
 
 
 def block_model_requests() -> None:
