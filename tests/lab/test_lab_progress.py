@@ -405,3 +405,15 @@ def test_the_percentage_reads_100_only_when_everything_is_done() -> None:
         bar.update(945)
     first, last = piped.getvalue().splitlines()
     assert first.startswith("fit: 942/945 prompts (99%)") and last.startswith("fit: done: 945/945 prompts")
+
+
+def test_a_first_fit_shows_its_progress_while_scikit_learn_is_imported() -> None:
+    """Before: the first fit of a process imported scikit-learn (1.5 s) before its progress display started, so a
+    fit showed nothing for its first 2.5 s, and a small table's fit nothing at all however long the import took."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "slow_import_fit.py")], capture_output=True, text=True, env=ENV, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and lines[0].startswith("fit fitted on synthetic (importing scikit-learn): 0/40 prompts (0%)"), lines
+    assert lines[-1].startswith("fit fitted on synthetic: done: 40/40 prompts in 00:0"), lines

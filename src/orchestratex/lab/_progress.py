@@ -12,8 +12,10 @@ import io
 import math
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TextIO
 
@@ -140,6 +142,28 @@ class Progress:
         every = REFRESH if self.mode == "live" else PLAIN_EVERY
         if self._drawn_at is None or now - self._drawn_at >= every:
             self._draw(now, end=False)
+
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        """Keep the display going while a step that counts nothing blocks this thread (an import, a library's fit): a
+        thread redraws it as `update` would, so it shows once the operation has run a second and its clock goes on
+        (the first fit's import of scikit-learn, 1.5 s, showed nothing, and the line then started a second later)."""
+        if self.mode is None:
+            yield
+            return
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(REFRESH):
+                self.update(self.done, self.postfix)
+
+        thread = threading.Thread(target=tick, name="orchestratex-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def advance(self, count: int = 1) -> None:
         """`count` more units are finished."""

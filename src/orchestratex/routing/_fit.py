@@ -5,6 +5,7 @@ residual on per-prompt features; see `FittedRouter`."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -117,12 +118,16 @@ def _fit_text(
     np = load_numpy()
     from ..lab._progress import Progress
 
-    try:
-        from sklearn.linear_model import Ridge
-    except ImportError as exc:
-        raise ImportError("fitting a FittedRouter needs scikit-learn: pip install 'orchestratex[lab]'") from exc
     label = f"fit {router.name} on {table.name}"
     with Progress(label, len(table), show=progress) as bar:  # the prompts' features, then the regressions
+        if "sklearn.linear_model" not in sys.modules:  # (1.5 s the first time, before any prompt is counted)
+            bar.describe(f"{label} (importing scikit-learn)")
+        try:
+            with bar.ticking():
+                from sklearn.linear_model import Ridge
+        except ImportError as exc:
+            raise ImportError("fitting a FittedRouter needs scikit-learn: pip install 'orchestratex[lab]'") from exc
+        bar.describe(label)
         if router.features == "minilm":
             x = router._dense(table.prompts, bar)
             used = np.arange(x.shape[1])
@@ -131,7 +136,8 @@ def _fit_text(
             used = np.flatnonzero(np.asarray(x.getnnz(axis=0)) > 0)
             x = x[:, used]
         bar.describe(f"{label} (regressions)")
-        _ridge(router, Ridge, x, used, quality, observed, dom)
+        with bar.ticking():  # (counting nothing: its clock goes on)
+            _ridge(router, Ridge, x, used, quality, observed, dom)
         bar.describe(label)
 
 
