@@ -173,7 +173,10 @@ export class EventStream {
       }
       const wait = this.retryMs;
       this.retryMs = Math.min(this.retryMs * 2, 10000);
-      const why = close.reason ? ` (${close.reason})` : "";
+      // (without the server's instruction to a client program, "too slow: reconnect with ?since=<last seq received>":
+      // shown to a person, it asked for what the console does by itself)
+      const reason = close.reason.replace(/:\s*reconnect with \?since=.*$/s, "");
+      const why = reason ? ` (${reason})` : "";
       const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
       if (opened) this.onState("closed", `Disconnected${why}; ${again}`);
       else this.onState("refused", `The live stream could not be opened; ${again}`);
