@@ -326,7 +326,8 @@ from lab_synthetic import synthetic_table
 from orchestratex import lab
 from orchestratex.routing.fitted import FittedRouter
 table = synthetic_table(2000)
-loop = await lab.replay_loop(table, router=FittedRouter().fit(table), max_iterations=2, progress=False)
+router = FittedRouter().fit(table, progress=False)  # (its first fit imports scikit-learn: a progress line)
+loop = await lab.replay_loop(table, router=router, max_iterations=2, progress=False)
 loop
 """,
         ],
