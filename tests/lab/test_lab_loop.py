@@ -407,3 +407,24 @@ async def test_a_model_reserves_for_its_own_longest_answer_and_a_judge_for_its_v
     assert all(o.models == ("terse",) for o in replay.outcomes)
     assert replay.cost - replay.judge_cost == pytest.approx(cost[:, 1].mean(), rel=1e-9)  # at the recorded costs
     assert max(o.cost for o in replay.outcomes) <= 0.05
+
+
+async def test_a_call_reserves_for_the_input_tokens_it_is_billed_for() -> None:
+    """Before: the lab's providers bill a call's input at four characters a token, but the budget reserved the byte
+    bound of a provider without a tokenizer, four times as many tokens: on long prompts (RouterBench's few-shot
+    prompts, 1,400 bytes at the median) a run's first answer and its judging reserved several times what they cost,
+    and with `cost_limit=0.003` per prompt, three times the recorded $0.001 answer and its judging, every run
+    stopped on its budget before any answer."""
+    n = 30
+    prompts = tuple(f"question {i} " + "y" * (3000 + 100 * (i % 20)) for i in range(n))
+    tokens = np.asarray([len(p) / 4 for p in prompts])
+    chars = np.tile([40.0, 40.0], (n, 1))
+    cost = np.stack([tokens * 0.001 / 1000 + 10 * 0.002 / 1000, tokens * 0.002 / 1000 + 10 * 0.004 / 1000], 1)
+    table = lab.OutcomeTable(
+        name="long prompts", models=("a", "b"), prompts=prompts, quality=np.ones((n, 2)), cost=cost,
+        output_chars=chars,
+    )  # fmt: skip
+    replay = await lab.replay_loop(table, router=Scripted(["a"]), cost_limit=0.003, progress=False)
+    assert {o.stop_reason for o in replay.outcomes} == {"threshold"}  # before: {"budget"}, no answer
+    assert replay.cost - replay.judge_cost == pytest.approx(cost[:, 0].mean(), rel=1e-9)
+    assert max(o.cost for o in replay.outcomes) <= 0.003

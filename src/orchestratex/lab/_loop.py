@@ -22,8 +22,7 @@ from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import UserError
 from ..orchestrator import Orchestrator, OutputCapPolicy
 from ..orchestrator._chat import blank
-from ..providers import FunctionProvider, Generation, GenerationRequest, Message
-from ..providers._base import estimate_message_tokens
+from ..providers import FunctionProvider, Generation, GenerationRequest
 from ..routing import Router
 from ..routing._fit import check_profiles
 from ..routing._knobs import is_whole
@@ -247,7 +246,7 @@ def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]
     """
     need = 1
     for row, prompt in enumerate(table.prompts):
-        bound = estimate_message_tokens([Message(role="user", content=prompt)])  # at most what the run counts
+        bound = _input_tokens(prompt)  # at most what the run counts (its request holds the prompt, and perhaps more)
         for profile, col in answering:
             need = max(need, _tokens(_chars(table.output_chars, row, col)))
             p_in, p_out = profile.input_cost_per_1k or 0.0, profile.output_cost_per_1k or 0.0
@@ -255,6 +254,19 @@ def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]
             if short > 0 and p_out > 0:
                 need = max(need, math.ceil(short / p_out) + 1)
     return need
+
+
+def _input_tokens(*texts: str) -> int:
+    """The input tokens a replayed call is billed for (an answer's usage, a judge's): its messages' characters at
+    `CHARS_PER_TOKEN` a token, as `FunctionProvider` counts a judge's."""
+    return math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN)
+
+
+def _counted(request: GenerationRequest) -> int:
+    """The lab's providers' `count_tokens`: the input tokens they bill, so that a call reserves for those (the
+    byte bound of a provider without a tokenizer, four times as many, made a run's first answer and its judging
+    reserve several times what they cost, and a small `cost_limit` stopped runs the recorded costs fitted)."""
+    return _input_tokens(*(m.content for m in request.messages))
 
 
 def _answer_text(row: int, model: str, chars: float) -> str:
@@ -359,7 +371,7 @@ async def replay_loop(
         col = by_name[request.model.name]
         out = _chars(chars, row, col)
         usage = Usage(
-            input_tokens=math.ceil(sum(len(m.content) for m in request.messages) / CHARS_PER_TOKEN),
+            input_tokens=_counted(request),
             output_tokens=_tokens(out),  # the recorded answer's, whatever the marked stand-in's length
         )
         text = _answer_text(row, table.models[col], out)
@@ -380,8 +392,8 @@ async def replay_loop(
 
     orchestrator = Orchestrator(
         providers={
-            _ANSWER_PROVIDER: FunctionProvider(answer, name=_ANSWER_PROVIDER),
-            _JUDGE_PROVIDER: FunctionProvider(verdict, name=_JUDGE_PROVIDER),
+            _ANSWER_PROVIDER: FunctionProvider(answer, name=_ANSWER_PROVIDER, count_tokens=_counted),
+            _JUDGE_PROVIDER: FunctionProvider(verdict, name=_JUDGE_PROVIDER, count_tokens=_counted),
         },
         catalog=ModelCatalog([*answering, *judge_profiles]),
         router=router,
