@@ -151,6 +151,25 @@ export function renderVerdicts(doc) {
         ),
       );
     }
+    // (in the run's total and in no card of the feed nor row of this table: they did not add up to the total)
+    if (it.failed_cost) {
+      rows.push(
+        h(
+          "tr",
+          { class: "failed-cost" },
+          h("td", null, String(it.index)),
+          h("td", null, it.model_name),
+          h("th", { scope: "row" }, "billed for nothing kept"),
+          h("td", null, "—"),
+          h("td", null, money(it.failed_cost)),
+          h(
+            "td",
+            { class: "feedback" },
+            "a refused or empty answer before this one, or judges whose verdicts were not kept",
+          ),
+        ),
+      );
+    }
   }
   if (rows.length === 0) return h("p", { class: "hint" }, "No judge has scored an answer of this orchestration.");
   return h(
