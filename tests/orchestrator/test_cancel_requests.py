@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.exceptions import Conflict
+from orchestratex.orchestrator._watch import CANCEL_REQUESTED
 from orchestratex.providers import GenerationRequest
 from orchestratex.records import SessionStatus
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
@@ -289,3 +291,49 @@ async def test_a_run_left_running_whose_session_ended_is_not_resumed_into_new_ca
         f"its session {session.id} is completed: orchestrations run only in an active session",
     )
     assert len(calls) == before
+
+
+@pytest.mark.parametrize("left", ["handed-back", "died"])
+async def test_a_run_cancelled_while_no_process_drove_it_is_resumed_into_no_call(left: str, tmp_path: Path) -> None:
+    # Before: a run handed back (`suspend`, a worker's stop) or left by a process that died, then cancelled through the
+    # store by another process, was resumed by the next worker's `resume_pending` as any other: its first call (the next
+    # answer) went out before the cancel watcher's first question stopped it, left in `abandoned_calls`, which the
+    # provider may bill
+    calls: list[str] = []
+
+    async def answer(request: GenerationRequest) -> str:
+        calls.append(request.purpose)
+        if left == "died" and calls.count("generate") == 2:
+            raise _Died
+        await asyncio.sleep(0.02)
+        return json.dumps({"score": 3, "feedback": "go on"}) if request.purpose == "judge" else "an answer"
+
+    def worker(store: Store) -> Orchestrator:
+        return Orchestrator(
+            providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), retry=NO_WAIT, store=store, lease_ttl_s=0.2
+        )
+
+    path = tmp_path / "runs.db"
+    async with worker(SQLiteStore(path)) as first:
+        session = await first.create_session()  # (no cost limit: no reservation in the store before a call)
+        doc = await first.prepare("Keep refining", session=session, max_iterations=10, evaluation_threshold=10)
+        task = first.start(doc)
+        if left == "died":
+            with pytest.raises(_Died):
+                await task
+        else:
+            while "judge" not in calls:
+                await asyncio.sleep(0.01)
+            assert await first.suspend(doc.id)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    async with SQLiteStore(path) as other:  # another process cancels it
+        assert (await other.get_orchestration(doc.id)).status == "running"
+        assert await other.request_cancel(doc.id)
+    before = len(calls)
+    await asyncio.sleep(0.3)  # (the lease of a process that died expires)
+    async with worker(SQLiteStore(path)) as second:
+        [result] = await second.resume_pending()
+    assert (result.status, result.orchestration.error) == ("cancelled", CANCEL_REQUESTED)
+    assert calls[before:] == [] and result.orchestration.abandoned_calls is None
+    assert result.events[-1].type == "orchestration_failed"

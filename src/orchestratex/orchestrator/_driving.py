@@ -194,7 +194,10 @@ async def drive_leased(
         del handlers
         built = run
         new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
-        await o._watcher.drive(run, fresh=session is not None and session.status == "active")
+        # (a resumed run asks the store whether to stop as it reads its session, before any call: the watcher's first
+        # question about it comes after `cancel_check_s`, as about a run just started)
+        fresh = run.resumed or (session is not None and session.status == "active")
+        await o._watcher.drive(run, fresh=fresh)
     except asyncio.CancelledError:
         o._leases.drop(oid)
         await asyncio.shield(_release(o, oid))  # (a failure replaced the CancelledError: `wait_for` raised it)

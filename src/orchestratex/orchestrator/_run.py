@@ -35,7 +35,7 @@ from ..exceptions import (
 )
 from ..providers import Generation, GenerationRequest
 from ..providers._base import RequestsBlocked, counted_input_tokens, least_output_tokens
-from ..records import Evaluation, Iteration, JudgeVerdict, StopReason
+from ..records import Evaluation, Iteration, JudgeVerdict, Session, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
@@ -58,7 +58,7 @@ from ._portal import INTERRUPTED
 from ._prompts import build_messages
 from ._result import dollars
 from ._spending import KEPT
-from ._watch import ending_here
+from ._watch import CANCEL_REQUESTED, ending_here
 
 __all__ = ["RETRY_AFTER_NOTE", "Run"]
 
@@ -165,11 +165,7 @@ class Run(Committing):
                     for verdict in it.evaluation.verdicts:
                         if verdict.reported_cost is not None:
                             surcharges.learn(verdict.judge_model, verdict.cost, verdict.catalog_cost)
-        session, self._session = self._session, None
-        if session is None or self.resumed:  # (retried as the run's writes are: one blip failed a resumed run for good)
-            session = await with_store_retries(
-                lambda: store.get_session(doc.session_id), self.o.store_retry, f"reading session {doc.session_id}"
-            )
+        session, stop = await self._session_now()
         self.session_limit = session.settings.cost_limit
         # (a `Session` object its caller read before earlier runs spent said the session had spent less: the first
         # decision picked a model it could no longer afford, recorded as selected and then refused by the store)
@@ -189,6 +185,30 @@ class Run(Committing):
                 self.stop_why = (
                     f"its session {session.id} is {session.status}: orchestrations run only in an active session"
                 )
+        elif stop:
+            self.stop_asked, self.stop_why = True, CANCEL_REQUESTED
+
+    async def _session_now(self) -> tuple[Session, bool]:
+        """The run's session (the one it was given, or as stored), and whether the store says the run should stop. A
+        resumed run asks with its session read, before any call: the cancel watcher's first question came after the
+        first call of a run cancelled while no process drove it, left in `abandoned_calls`, which the provider may
+        bill. (Read as the run's writes are, retried: one blip failed a resumed run for good.)"""
+        session, self._session = self._session, None
+        if session is not None and not self.resumed:
+            return session, False
+        sid = self.doc.session_id
+        read = with_store_retries(lambda: self.o.store.get_session(sid), self.o.store_retry, f"reading session {sid}")
+        if not self.resumed:
+            return await read, False
+        return await asyncio.gather(read, self._stop_requested())
+
+    async def _stop_requested(self) -> bool:
+        """Whether the store says the run should stop (`Store.cancel_requests`); False when it cannot say (a store
+        hiccup: the cancel watcher asks again at its next check)."""
+        try:
+            return self.doc.id in await self.o.store.cancel_requests([self.doc.id])
+        except Exception:
+            return False
 
     def _failed_before(self, errors: Sequence[str]) -> None:
         """What a resumed run's recorded failures (`<model>: <exception>: <detail>`) say, as `_fallback` and

@@ -81,8 +81,8 @@ class CancelWatcher:
         """`run.drive()` in the calling task, stopped (ending `cancelled`, and returning normally) once the
         store says it should. A run already ending is left to finish; a cancellation of the calling task
         by anyone else (the caller, `Orchestrator.cancel`, `suspend`) propagates as usual. A `fresh` run
-        (just started, in a session found active) is first asked about after `cancel_check_s`, any other
-        (resumed, or prepared earlier) at once."""
+        (just started in a session found active, or resumed, which asks the store itself as it reads its
+        session) is first asked about after `cancel_check_s`, any other (prepared earlier) at once."""
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("an orchestration is driven inside an asyncio task")
