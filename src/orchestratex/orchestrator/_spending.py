@@ -10,6 +10,8 @@ from functools import partial
 
 from .._seal import share
 from ..catalog import ModelProfile
+from ..evaluation._base import _builtin_evaluate as builtin_evaluate
+from ..evaluation._parse import parse_verdict
 from ..exceptions import (
     AuthenticationError,
     BudgetExceeded,
@@ -18,6 +20,7 @@ from ..exceptions import (
     ContentFiltered,
     ContextLengthExceeded,
     EmptyAnswer,
+    EvaluationError,
     ModelNotFound,
     ProviderError,
     UnknownModelError,
@@ -25,6 +28,7 @@ from ..exceptions import (
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
 from ..providers._base import checked_generation, counted_input_tokens
+from ..telemetry._hooks import NOOP
 from ..usage import MAX_AMOUNT, Usage, add_costs
 from ._budget import price_generation, reserve_waiting, whole_usage
 from ._chat import blank, mended
@@ -106,7 +110,7 @@ class Spending(RunState):
                 # paid for, but nothing to judge: a failed attempt, raised once it is counted (the call's telemetry
                 # says so: an error, not an answer)
                 empty = _empty_answer(model, gen, request) if role == "generate" and blank(gen.text) else None
-                call.done(gen, gen.cost, empty)
+                call.done(gen, gen.cost, empty if role == "generate" else self._unreadable(gen))
             except ProviderError as exc:
                 circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
                 usage, cost = self._count_failed(model, exc, ledger, role, worst)
@@ -261,6 +265,20 @@ class Spending(RunState):
             self.prepaid += free
         else:
             self.inflight = max(self.inflight - free, 0.0)
+
+    def _unreadable(self, gen: Generation) -> EvaluationError | None:
+        """Why the built-in judge cannot read the verdict `gen` (no score, a score out of range, a blank answer), which
+        the call's telemetry then reports as its error (`outcome="error"` in the server's metrics), as an empty
+        answer's: it reported such a call `ok`, though it gave no verdict (the judge is set aside for the rest of the
+        run). Not asked when nothing sees the telemetry, nor for an evaluator of one's own, which reads its judges'
+        answers its own way."""
+        if self.telemetry is NOOP or type(self.evaluator).evaluate is not builtin_evaluate():
+            return None
+        try:
+            parse_verdict(gen.text)
+        except EvaluationError as exc:
+            return exc
+        return None
 
     def _count_answer(
         self,

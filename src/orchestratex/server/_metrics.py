@@ -120,7 +120,7 @@ class Metrics:
         self.calls = Counter(
             "orchestratex_model_calls",
             "Model calls (retries included), by model, provider, role (generate, judge) and outcome (ok, error,"
-            " cancelled).",
+            " cancelled; error also for an empty answer, or a judge's verdict that cannot be read).",
             ["model", "provider", "role", "outcome"],
             registry=r,
         )
