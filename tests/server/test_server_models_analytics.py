@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestratex.stores import ModelStats, SQLiteStore
+
 from .conftest import Api
+
+
+class _Watched(SQLiteStore):
+    """A SQLite store that counts its statistics reads in flight at once."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reading = self.most = self.reads = 0
+
+    async def model_stats(self, model_name: str) -> ModelStats:
+        self.reading += 1
+        self.most, self.reads = max(self.most, self.reading), self.reads + 1
+        try:
+            return await super().model_stats(model_name)
+        finally:
+            self.reading -= 1
 
 
 def test_list_models(api: Api) -> None:
@@ -18,6 +39,24 @@ def test_list_models(api: Api) -> None:
         assert m["stats"]["requests"] == 0
     gpt4 = next(m for m in models if "gpt4" in m["aliases"])
     assert gpt4["provider"] == "sim"  # no provider key in tests: the simulated catalog
+
+
+def test_the_models_list_reads_the_statistics_side_by_side_and_answers_each_models_own(
+    make_api: Callable[..., Api], tmp_path: Path
+) -> None:
+    # Before: the list read each model's statistics from the store one after another (22 round trips for the shipped
+    # catalog, each waiting for the last); they are read side by side now, each model with its own
+    store = _Watched(tmp_path / "models.db")
+    api = make_api(store)
+    sid = api.session(settings={"preferred_models": ["gpt4"]})["_id"]
+    final = api.wait(api.start(api.thread(sid, domain="coding")["_id"], settings={"max_iterations": 2})["_id"])
+    store.most = store.reads = 0
+    listed = api.client.get("/api/models/", headers=api.alice).json()
+    assert store.reads == len(listed) >= 20 and store.most > 1
+    one = [api.client.get(f"/api/models/{m['name']}", headers=api.alice).json() for m in listed]
+    assert listed == one
+    used = {it["model_name"] for it in final["iterations"]}
+    assert used and {m["name"] for m in listed if m["stats"]["requests"]} >= used  # (each model its own figures)
 
 
 def test_the_models_list_asked_with_a_filter_is_refused_not_answered_whole(api: Api) -> None:
