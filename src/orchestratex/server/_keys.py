@@ -19,7 +19,7 @@ from ._app import state_of
 from ._auth import Principal, principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, invalid, quoted
-from ._schemas import check_query, given_once
+from ._schemas import ONE_RECORD, check_query, given_once
 from ._users import MAX_USER_ID_CHARS, user_id_problem
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ async def revoke_key(key_id: str, request: Request) -> Response:
     stopped); other servers do so within `ws_auth_check_s`. Revoking a revoked key changes nothing.
     404 when there is no such key."""
     _admin(request)
+    check_query(request, (), ONE_RECORD)
     if not is_object_id(key_id):
         raise NotFound(f"no API key {quoted(key_id)} {id_rule(key_id, ', as `keys list` shows them')}")
     state = state_of(request)

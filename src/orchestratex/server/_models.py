@@ -13,7 +13,7 @@ from ..stores import ModelStats
 from ._app import ServerState, state_of
 from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, quoted
-from ._schemas import ModelOut, check_query, document
+from ._schemas import ONE_RECORD, ModelOut, check_query, document
 
 __all__ = ["router"]
 
@@ -74,6 +74,7 @@ async def list_models(request: Request) -> Response:
 async def get_model(model_name: str, request: Request) -> Response:
     """One model by name or alias (`gpt4`, `openai:gpt-4.1`, `sim:gpt-4.1`; a name may hold `/`, as
     `openrouter:meta-llama/llama-3.3-70b-instruct`)."""
+    check_query(request, (), ONE_RECORD)
     state = state_of(request)
     try:
         model = state.orchestrator.catalog.get(model_name)

@@ -17,7 +17,7 @@ from ._auth import principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
 from ._quota import stored_bytes
-from ._schemas import BODY_ONLY, Orchestration, OrchestrationStart, check_query, document
+from ._schemas import BODY_ONLY, ONE_RECORD, Orchestration, OrchestrationStart, check_query, document
 
 __all__ = ["router"]
 
@@ -112,6 +112,7 @@ def _spent(session: Session, catalog: ModelCatalog) -> str | None:
 async def get_orchestration_status(orchestration_id: str, request: Request) -> Response:
     """The stored orchestration: status, every iteration so far (model, response, tokens, cost,
     evaluation), and once ended the final response, score, model, cost and stop reason."""
+    check_query(request, (), ONE_RECORD)
     user = principal_of(request)
     state = state_of(request)
     doc = await load_orchestration(state, user, orchestration_id)
@@ -149,6 +150,7 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     another process (sharing the store) runs it: that process stops it within about a second. 409 when
     it has already ended. Never refused for the request rate while the run goes on (it would go on paying).
     """
+    check_query(request, (), ONE_RECORD)
     user = principal_of(request)
     state = state_of(request)
     driven_here = state.runner.drives(orchestration_id)  # (before any await: it may end while this request waits)

@@ -79,6 +79,12 @@ BODY_ONLY = "not a query parameter of this route, which reads its JSON body only
 own session, the parameter unread)."""
 
 
+ONE_RECORD = "not a query parameter of this route, which takes none: it is about the one record its path names"
+"""The 422 of a query parameter sent to a route reading or acting on one record (`GET /api/models/gpt4?provider=openai`
+answered the model whatever its provider, `?fields=status` the whole record), as the lists refuse a filter they do not
+read."""
+
+
 def check_page(request: Request) -> None:
     """422 for a `limit` or `offset` given more than once (`given_once`), or not in plain ASCII digits (`1_0`, `+5`,
     `5.0` would be read as numbers), as the WebSocket's `since` is refused; and for a query parameter a list does not

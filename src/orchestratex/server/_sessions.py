@@ -12,6 +12,7 @@ from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import (
     BODY_ONLY,
+    ONE_RECORD,
     Limit,
     Offset,
     Session,
@@ -71,6 +72,7 @@ async def no_user_named() -> Response:
 
 @router.get("/{session_id}", response_model=Session, summary="Get Session")
 async def get_session(session_id: str, request: Request) -> Response:
+    check_query(request, (), ONE_RECORD)
     user = principal_of(request)
     state = state_of(request)
     session = await load_session(state, user, session_id)
@@ -89,6 +91,7 @@ async def update_session_status(session_id: str, body: SessionStatusUpdate, requ
 
     Ending a session (`completed` or `cancelled`) stops its running orchestrations: each ends `cancelled`. Ending
     one is never refused for the request rate (its runs would go on paying)."""
+    check_query(request, (), BODY_ONLY)
     user = principal_of(request)
     state = state_of(request)
     before, deferred = await load_to_stop(state, user, request.scope, lambda: load_session(state, user, session_id))

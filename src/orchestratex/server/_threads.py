@@ -13,6 +13,7 @@ from ._errors import ERROR_RESPONSES
 from ._quota import text_bytes
 from ._schemas import (
     BODY_ONLY,
+    ONE_RECORD,
     Limit,
     Offset,
     Thread,
@@ -67,6 +68,7 @@ async def no_session_named() -> Response:
 
 @router.get("/{thread_id}", response_model=Thread, summary="Get Thread")
 async def get_thread(thread_id: str, request: Request) -> Response:
+    check_query(request, (), ONE_RECORD)
     user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, thread_id)
