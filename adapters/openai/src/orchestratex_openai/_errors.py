@@ -13,10 +13,10 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.providers._http_errors import connection_error, masked_key
+from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
 from orchestratex.providers._support import shown_url
 
-__all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "retry_after_seconds"]
+__all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "read_by_the_sdk", "retry_after_seconds"]
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 _CONTEXT_PHRASES = (
@@ -332,3 +332,19 @@ def map_openai_errors(
         ) from exc
     except openai.OpenAIError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
+
+
+@contextmanager
+def read_by_the_sdk(*, provider: str, model: str) -> Iterator[None]:
+    """Around the reading of an answer that came (a response's mapping, a stream's chunks): an error the SDK's own code
+    raised reading it (`orchestratex.providers._http_errors.unreadable`: the SDK's `Response.output_text` on a message
+    item whose `content` is null, a gateway's) is a `MalformedResponse`, the run going on with the next model. Not
+    around the request: a TypeError the SDK raises there is a call the adapter made wrong, raised as it is (as an
+    error of the adapter's own reading code, or of the caller's `on_text`, is)."""
+    try:
+        yield
+    except UNREAD as exc:
+        unread = unreadable(exc, "openai", provider=provider, model=model)
+        if unread is None:
+            raise
+        raise unread from exc

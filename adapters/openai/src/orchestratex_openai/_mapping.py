@@ -23,7 +23,7 @@ from orchestratex.exceptions import (
     RateLimited,
 )
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
-from orchestratex.providers._support import not_json
+from orchestratex.providers._support import not_json, one_line
 from orchestratex.usage import Usage
 
 from ._thinking import without_thinking
@@ -416,6 +416,8 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     usage = getattr(completion, "usage", None)
     if not choices:
         raise MalformedResponse("chat completion without choices")
+    if not isinstance(choices, list):  # (a gateway's: it failed the run with a bare TypeError or KeyError)
+        raise MalformedResponse(f"chat completion whose choices are not a list: {one_line(repr(choices))}")
     choice = choices[0]
     message = getattr(choice, "message", None)
     finish = getattr(choice, "finish_reason", None)

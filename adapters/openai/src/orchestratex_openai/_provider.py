@@ -43,7 +43,7 @@ from orchestratex.providers._support import (
 
 from ._azure import AzureKeyClient
 from ._caps import RESPONSES_MIN_OUTPUT_TOKENS, least_cap
-from ._errors import answer_error, map_openai_errors
+from ._errors import answer_error, map_openai_errors, read_by_the_sdk
 from ._judge_thinking import JudgeThinking
 from ._mapping import (
     JUDGE_REASONING_EFFORT,
@@ -564,7 +564,8 @@ class OpenAIProvider(Provider):
             params = response_params(request, reasoning=reasoning)
             response = await self._respond(params, judge=request.purpose == "judge", **extra)
             latency_ms = (time.perf_counter() - start) * 1000
-            generation = generation_from_response(response, request)
+            with read_by_the_sdk(provider=self.name, model=request.model.name):
+                generation = generation_from_response(response, request)
         else:
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
             if request.purpose == "judge":
@@ -767,7 +768,8 @@ class OpenAIProvider(Provider):
         limit = time_to_write(self._deadline, request.max_output_tokens)
         async with stream:
             try:
-                return await read(stream if limit is None else Paced(stream, limit), request, progress)
+                with read_by_the_sdk(provider=self.name, model=request.model.name):
+                    return await read(stream if limit is None else Paced(stream, limit), request, progress)
             except NoChunkInTime as exc:  # (no chunk in time, comments only)
                 raise broken_stream(
                     exc,

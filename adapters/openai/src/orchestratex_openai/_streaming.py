@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestratex.exceptions import MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
+from orchestratex.providers._support import one_line
 from orchestratex.usage import Usage
 
 from ._mapping import (
@@ -70,7 +71,7 @@ async def generation_from_chat_stream(
             usage = chunk.usage
             tier = getattr(chunk, "service_tier", None)  # (the service tier it was billed at: each chunk says it)
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
-        for choice in _answer_choices(getattr(chunk, "choices", None) or ()):
+        for choice in _answer_choices(getattr(chunk, "choices", None) or []):
             delta = getattr(choice, "delta", None)
             piece = content_text(getattr(delta, "content", None)) or ""  # (Magistral's: a list of typed blocks)
             written.append(piece)
@@ -139,10 +140,13 @@ def _reported_cost(usage: Any, tokens: Usage, request: GenerationRequest, tier: 
     return billed_cost(tokens, request.model, writes=writes, tier=tier)
 
 
-def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
+def _answer_choices(choices: object) -> Sequence[Any]:
     """The choices of a chunk that are the answer's: one answer is asked for (no `n`), so a chunk's only choice is
     it whatever its `index` says (TGI 1.4 to 1.4.3 numbered its chunks 1, 2, 3…, as Foundry Local did; other
-    servers leave the index out); of several, those of index 0."""
+    servers leave the index out); of several, those of index 0. A chunk whose `choices` is not a list (a gateway's
+    `"choices": 5`) is a `MalformedResponse` (it failed the run with a bare TypeError)."""
+    if not isinstance(choices, list):
+        raise MalformedResponse(f"a chat completion chunk whose choices are not a list: {one_line(repr(choices))}")
     if len(choices) == 1:
         return choices
     return [c for c in choices if getattr(c, "index", None) in (0, None)]

@@ -1,0 +1,126 @@
+"""An answer whose fields are not of the types the API documents (a gateway's translation): the SDK does not validate
+it, so reading it failed with a bare TypeError, out of `Orchestrator.run` itself; it is a `MalformedResponse` and the
+run goes on with the next model. An error of the caller's `on_text` is raised as it is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import pytest
+
+from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import MalformedResponse
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+from orchestratex_openai import OpenAIProvider
+
+from .test_openai_contract import chat_completion, responses_object
+
+RESPONSES = ModelProfile(name="openai:gpt-5-pro", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9)
+CHAT = ModelProfile(name="openai:gpt-4.1", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9)
+OTHER = ModelProfile(name="function:other", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=1)
+JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=1)
+USAGE = Usage(input_tokens=10, output_tokens=5)
+SSE = {"content-type": "text/event-stream"}
+
+
+def null_content() -> dict[str, Any]:
+    """A Responses API answer whose message item has `content: null`."""
+    body = responses_object(USAGE, text="Hello")
+    body["output"][0]["content"] = None
+    return body
+
+
+def sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+
+
+COMPLETED = sse({"type": "response.completed", "sequence_number": 1, "response": null_content()})
+NOT_A_LIST = sse({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": 5})
+
+
+def provider_on(server: MockServer, api: str = "auto") -> OpenAIProvider:
+    client = httpx2.AsyncClient(transport=server.httpx2_transport())
+    return OpenAIProvider(api_key="sk-test", http_client=client, api=api)  # type: ignore[arg-type]
+
+
+def request(model: ModelProfile) -> GenerationRequest:
+    return GenerationRequest(model=model, messages=[Message(role="user", content="Hi")], max_output_tokens=50)
+
+
+async def ignore(text: str) -> None:
+    return None
+
+
+async def test_a_response_message_without_content_is_malformed() -> None:
+    provider = provider_on(MockServer().always(Reply(200, json=null_content())), api="responses")
+    with pytest.raises(MalformedResponse, match=r"its SDK \(openai\) could not read.*TypeError") as raised:
+        await provider.generate(request(RESPONSES))
+    assert raised.value.model == RESPONSES.name
+
+
+async def test_a_streamed_response_whose_final_message_has_no_content_is_malformed() -> None:
+    server = MockServer().always(Reply(200, headers=SSE, content=COMPLETED))
+    with pytest.raises(MalformedResponse, match=r"its SDK \(openai\) could not read"):
+        await provider_on(server, api="responses").generate_stream(request(RESPONSES), ignore)
+
+
+@pytest.mark.parametrize("choices", [5, "abc", {"0": {}}], ids=["number", "string", "object"])
+async def test_a_chat_completion_whose_choices_are_not_a_list_is_malformed(choices: object) -> None:
+    body = chat_completion(USAGE, text="Hello")
+    body["choices"] = choices
+    with pytest.raises(MalformedResponse, match="choices are not a list"):
+        await provider_on(MockServer().always(Reply(200, json=body))).generate(request(CHAT))
+
+
+async def test_a_chunk_whose_choices_are_not_a_list_is_malformed() -> None:
+    server = MockServer().always(Reply(200, headers=SSE, content=NOT_A_LIST))
+    with pytest.raises(MalformedResponse, match="chunk whose choices are not a list: 5"):
+        await provider_on(server).generate_stream(request(CHAT), ignore)
+
+
+@pytest.mark.parametrize(
+    ("model", "reply", "api", "streamed"),
+    [
+        (RESPONSES, Reply(200, json=null_content()), "responses", False),
+        (RESPONSES, Reply(200, headers=SSE, content=COMPLETED), "responses", True),
+        (CHAT, Reply(200, headers=SSE, content=NOT_A_LIST), "auto", True),
+    ],
+    ids=["response-content-null", "streamed-response-content-null", "chunk-choices-a-number"],
+)
+async def test_the_run_goes_on_with_the_next_model(model: ModelProfile, reply: Reply, api: str, streamed: bool) -> None:
+    """Each came out of `Orchestrator.run` (`run_stream`) as a bare TypeError: the run failed, no other model tried."""
+    openai = provider_on(MockServer().always(reply), api=api)
+    function = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}' if r.purpose == "judge" else "Hello.")
+    catalog = ModelCatalog([model, OTHER, JUDGE])
+    router = BayesianRouter(explore=False)  # (the OpenAI model first, as preferred)
+    async with Orchestrator(
+        providers=[openai, function], catalog=catalog, router=router, judges=[JUDGE.name]
+    ) as orchestrator:
+        if streamed:
+            async with orchestrator.run_stream("Hi", preferred_models=[model.name, OTHER.name]) as stream:
+                async for _ in stream:
+                    pass
+            result = stream.result
+        else:
+            result = await orchestrator.run("Hi", preferred_models=[model.name, OTHER.name])
+    assert result is not None and result.final_model == OTHER.name, result
+    assert "MalformedResponse" in result.orchestration.iterations[0].errors[0]
+
+
+async def test_a_type_error_of_the_callers_on_text_is_raised_as_it_is() -> None:
+    events = [
+        {"type": "response.output_text.delta", "sequence_number": 1, "delta": "Hel", "item_id": "m", "output_index": 0},
+        {"type": "response.completed", "sequence_number": 2, "response": responses_object(USAGE, text="Hel")},
+    ]
+    server = MockServer().always(Reply(200, headers=SSE, content=sse(*events)))
+
+    async def on_text(text: str) -> None:
+        raise TypeError(f"the caller did not expect {text!r}")
+
+    with pytest.raises(TypeError, match="the caller did not expect 'Hel'"):
+        await provider_on(server, api="responses").generate_stream(request(RESPONSES), on_text)
