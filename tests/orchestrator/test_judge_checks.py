@@ -15,7 +15,7 @@ from orchestratex import (
     ModelProfile,
     Orchestrator,
 )
-from orchestratex.exceptions import ConfigurationError, UnknownModelError
+from orchestratex.exceptions import ConfigurationError, UnknownModelError, UserError
 
 from ..helpers import NO_WAIT, catalog
 
@@ -135,6 +135,24 @@ async def test_a_run_that_judges_nothing_runs_with_one_model() -> None:
     with pytest.raises(ConfigurationError, match="no model can judge the answers of function:solo"):
         await always.run("Hello", max_iterations=1)
     assert len(calls.made) == 2
+
+
+async def test_a_session_that_judges_nothing_may_have_its_only_model_as_its_only_judge() -> None:
+    # `preferred_models=["m1"], judges=["m1"]` with judging="when_needed" and max_iterations=1 was refused at
+    # creation with "no model can judge the answers of function:m1", though its runs call no judge
+    calls = Calls()
+    orch = orchestrator(calls)
+    session = await orch.create_session(preferred_models=["m1"], judges=["m1"], judging="when_needed", max_iterations=1)
+    result = await orch.run("Hello", session=session)
+    assert (result.status, result.final_score) == ("completed", None)
+    assert calls.made == [("function:m1", "generate")]
+    with pytest.raises(ConfigurationError, match="no model can judge the answers of function:m1"):
+        await orch.run("Hello", session=session, max_iterations=2)  # a second answer needs a verdict
+    quick = orchestrator(calls, judging="when_needed")  # (the orchestrator's judging, its max_iterations)
+    await quick.create_session(preferred_models=["m1"], judges=["m1"], max_iterations=1)
+    for refused in ({"judging": "when_needed", "max_iterations": 2}, {"judging": "always", "max_iterations": 1}):
+        with pytest.raises(UserError, match="no model can judge the answers of function:m1"):
+            await orch.create_session(preferred_models=["m1"], judges=["m1"], **refused)  # type: ignore[arg-type]
 
 
 async def test_a_bare_model_id_of_two_endpoints_pins_both_and_is_ambiguous_to_route_to() -> None:

@@ -360,6 +360,18 @@ def test_a_session_whose_only_judge_is_its_only_model_is_refused(api: Api) -> No
     assert api.client.get("/api/sessions/user/alice", headers=api.alice).json() == []
 
 
+def test_a_session_that_judges_nothing_may_have_its_only_model_as_its_only_judge(api: Api) -> None:
+    """With `judging` "when_needed" and `max_iterations` 1 no run of the session calls a judge (docs/evaluation.md):
+    it was refused 400 "no model can judge the answers of sim:gpt-4.1"."""
+    settings = {"preferred_models": ["sim:gpt-4.1"], "judges": ["sim:gpt-4.1"], "judging": "when_needed"}
+    r = api.client.post("/api/sessions/", json={"max_iterations": 1, "settings": settings}, headers=api.alice)
+    assert r.status_code == 201, r.text
+    tid = api.thread(r.json()["_id"])["_id"]
+    assert api.wait(api.start(tid)["_id"])["status"] == "completed"
+    r = api.client.post("/api/sessions/", json={"max_iterations": 2, "settings": settings}, headers=api.alice)
+    assert r.status_code == 400, r.text
+
+
 @pytest.mark.parametrize(
     ("path", "detail"),
     [

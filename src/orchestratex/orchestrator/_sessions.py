@@ -43,11 +43,13 @@ def new_session(
     catalog = orchestrator.catalog
     preferred = None if preferred_models is None else preferred_names(catalog, preferred_models)
     judge_set = judge_names(catalog, judges)
-    _check_judged_by_another(orchestrator, preferred, judge_set or orchestrator.judges)
+    iterations = orchestrator.defaults.max_iterations if max_iterations is None else max_iterations
+    if not (iterations == 1 and (judging or orchestrator.judging) == "when_needed"):  # (else no run calls a judge)
+        _check_judged_by_another(orchestrator, preferred, judge_set or orchestrator.judges)
     try:
         return Session(
             user_id=user_id,
-            max_iterations=orchestrator.defaults.max_iterations if max_iterations is None else max_iterations,
+            max_iterations=iterations,
             settings=SessionSettings(
                 preferred_models=preferred, cost_limit=cost_limit, judges=judge_set, judging=judging
             ),
@@ -59,7 +61,8 @@ def new_session(
 def _check_judged_by_another(orchestrator: Orchestrator, preferred: list[str] | None, judges: list[str] | None) -> None:
     """`UserError` for a session whose only judge (its own `judges`, else the orchestrator's) is the only model it
     routes to: it was stored, then every run of it refused, as no model may judge its own answers (unless the
-    evaluator calls no judge model)."""
+    evaluator calls no judge model). Not made for a session whose runs judge nothing (`judging="when_needed"` and
+    `max_iterations=1`: docs/evaluation.md); a run of it given more iterations is refused as any run is."""
     if not preferred or not judges or set(preferred) != set(judges) or len(set(judges)) != 1:
         return
     if checked_panel_size(orchestrator.evaluator, [orchestrator.catalog.get(judges[0])]) > 0:
