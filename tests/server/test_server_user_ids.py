@@ -113,3 +113,64 @@ def test_a_user_id_no_user_can_have_is_refused_by_the_routes_naming_a_user(
             assert r.json()["detail"].startswith("user_id: a user id ") and problem in r.json()["detail"], r.text
             assert r.json()["errors"][0]["loc"] == [where, "user_id"]
     assert len(api.client.get("/api/sessions/user/alice", headers=api.admin).json()) == 1
+
+
+ZOE = "zo\u00eb"
+"""`zoë` as most keyboards type it (NFC: one code point for `ë`)."""
+ZOE_DECOMPOSED = "zoe\u0308"
+"""The same name as macOS file names and some input methods give it (NFD: `e` and a combining diaeresis)."""
+
+
+@pytest.mark.parametrize(("given", "typed"), [(ZOE, ZOE_DECOMPOSED), (ZOE_DECOMPOSED, ZOE)])
+def test_a_user_id_in_another_unicode_form_names_the_keys_own_user(api: Api, given: str, typed: str) -> None:
+    """The console logged zoë in with "This key cannot open user "zoë"": her key's id and the one she typed read the
+    same, but one was composed (`ë`) and the other decomposed (`e` + U+0308); the routes compared code points. Her
+    key now opens her user however it is typed, her sessions are found, and a key stored before in the
+    decomposed form (`given`) keeps its sessions."""
+    from urllib.parse import quote
+
+    key = bearer(in_app_loop(api.client).call(issue_api_key, api.store, given))
+    mine = api.session(key)
+    made = api.client.post("/api/sessions/", json={"user_id": typed}, headers=key)
+    assert made.status_code == 201, made.text
+    for path in (f"/api/sessions/user/{quote(typed)}", f"/api/sessions/user/{quote(mine['user_id'])}"):
+        r = api.client.get(path, headers=key)
+        assert r.status_code == 200, r.text
+        assert [s["_id"] for s in r.json()] == [mine["_id"], made.json()["_id"]]
+        assert {s["user_id"] for s in r.json()} == {mine["user_id"]}
+    r = api.client.get(f"/api/analytics/user/{quote(typed)}", headers=key)
+    assert r.status_code == 200, r.text
+    assert api.client.get(f"/api/sessions/user/{quote(typed)}", headers=api.alice).status_code == 404  # (not hers)
+
+
+def test_keys_create_stores_a_user_id_composed(tmp_path: Path) -> None:
+    """`keys create zoë` typed decomposed gave a key whose user read as `zoë` and was another user than the `zoë` of
+    a key created composed; ids are now stored composed (NFC), unless keys of the decomposed id are stored already
+    (made before: a new key of that user keeps reaching the user's sessions)."""
+    import asyncio
+    import json
+
+    from orchestratex.records import ApiKey
+    from orchestratex.server import hash_key
+    from orchestratex.stores import open_store
+
+    store_url = f"sqlite:///{tmp_path / 'k.db'}"
+    for user_id in (ZOE_DECOMPOSED, ZOE):
+        args = [*CLI, "keys", "create", user_id, "--store", store_url]
+        done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+
+    async def older_key() -> None:
+        store = await open_store(store_url)
+        try:
+            await store.create_api_key(ApiKey(key_hash=hash_key("ox_old"), user_id="be\u0301a"))
+        finally:
+            await store.close()
+
+    asyncio.run(older_key())
+    args = [*CLI, "keys", "create", "be\u0301a", "--store", store_url]
+    done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    args = [*CLI, "keys", "list", "--json", "--store", store_url]
+    done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert [k["user_id"] for k in json.loads(done.stdout)] == [ZOE, ZOE, "be\u0301a", "be\u0301a"]

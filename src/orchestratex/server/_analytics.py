@@ -39,7 +39,7 @@ async def user_analytics(user_id: PathUserId, request: Request) -> Response:
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
-    return document(await state_of(request).store.user_analytics(user_id))
+    return document(await state_of(request).store.user_analytics(user.own(user_id)))
 
 
 @router.get("/session", include_in_schema=False)

@@ -17,6 +17,7 @@ import hashlib
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from ._auth_limit import FailedAuthLimit, client_address
 from ._errors import ApiError, error_response, library_response
 from ._limits import RateLimiter
 from ._paths import route_path
-from ._users import user_id_problem
+from ._users import same_user, user_id_problem
 
 __all__ = [
     "KEY_PREFIX",
@@ -68,7 +69,12 @@ class Principal:
     """The id of the API key the caller authenticated with."""
 
     def may_see(self, user_id: str) -> bool:
-        return self.admin or user_id == self.user_id
+        return self.admin or same_user(user_id, self.user_id)
+
+    def own(self, user_id: str) -> str:
+        """`user_id` as the records of this caller's user hold it: its key's id when `user_id` names that user in
+        another Unicode form (`same_user`), else `user_id` as given."""
+        return self.user_id if user_id != self.user_id and same_user(user_id, self.user_id) else user_id
 
 
 def hash_key(key: str) -> str:
@@ -77,16 +83,29 @@ def hash_key(key: str) -> str:
 
 
 async def issue_api_key(store: Store, user_id: str, *, admin: bool = False, label: str | None = None) -> str:
-    """Create a key for `user_id` and return it; only its hash is stored, so it cannot be shown again."""
+    """Create a key for `user_id` and return it; only its hash is stored, so it cannot be shown again. The id is
+    stored in NFC (see `_users`), unless the store holds keys of `user_id` as given (made before: their user's
+    records are stored so)."""
     user_id = user_id.strip()
     if not user_id:
         raise UserError("the user id is empty: give the user the key is for")
     problem = user_id_problem(user_id)
     if problem is not None:
         raise UserError(problem)
+    composed = unicodedata.normalize("NFC", user_id)
+    if composed != user_id and not await _has_keys(store, user_id):
+        user_id = composed
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await store.create_api_key(ApiKey(key_hash=hash_key(key), user_id=user_id, admin=admin, label=label))
     return key
+
+
+async def _has_keys(store: Store, user_id: str) -> bool:
+    """Whether the store holds keys of `user_id` (False for a store that cannot list them)."""
+    try:
+        return bool(await store.list_api_keys(user_id))
+    except NotImplementedError:
+        return False
 
 
 class CoalescedReads:

@@ -38,7 +38,7 @@ async def create_session(body: SessionCreate, request: Request) -> Response:
     user answers 404, as for anything of another user."""
     check_query(request, (), BODY_ONLY)
     user = principal_of(request)
-    user_id = body.user_id if body.user_id is not None else user.user_id
+    user_id = user.user_id if body.user_id is None else user.own(body.user_id)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
     session = await state_of(request).orchestrator.create_session(
@@ -59,6 +59,7 @@ async def list_user_sessions(user_id: PathUserId, request: Request, limit: Limit
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
+    user_id = user.own(user_id)
     store = state_of(request).store
     return await stream_documents(lambda n, at: store.list_sessions(user_id, limit=n, offset=at), limit, offset)
 

@@ -10,6 +10,12 @@ the text shown after it; C1 control characters; line and paragraph separators) o
 white space (`alice\u200b`, `alice ` and `alice` read the same in `keys list`, the console and logs). Other
 look-alikes (`ａｌｉｃｅ`, Cyrillic letters) are distinct ids, as in any system that takes Unicode names: only an
 admin gives out ids.
+
+Canonically equivalent ids are one user: `zoë` typed composed (NFC, one code point for `ë`) or decomposed (NFD, `e`
+and a combining diaeresis, as macOS file names and some input methods give it) read the same, so they are compared in
+NFC (`same_user`), a key is given its user's id in NFC (`issue_api_key`), and a caller naming its own user in another
+form is taken as its key's id (`Principal.own`), which is how its records are stored (a key stored before in another
+form keeps its sessions).
 """
 
 from __future__ import annotations
@@ -24,13 +30,18 @@ from pydantic_core import PydanticCustomError
 
 from .._unseen import unseen
 
-__all__ = ["MAX_USER_ID_CHARS", "PathUserId", "UserId", "user_id_problem"]
+__all__ = ["MAX_USER_ID_CHARS", "PathUserId", "UserId", "same_user", "user_id_problem"]
 
 MAX_USER_ID_CHARS = 200
 """The longest user id, in characters: what the routes taking a user id (a session's owner, the admin API's
 `?user_id=`) accept, so a key is never given to a user those routes cannot name."""
 
 _UNREACHABLE = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+def same_user(one: str, other: str) -> bool:
+    """Whether two user ids name one user: equal, or equal in NFC (`zoë` composed or decomposed)."""
+    return one == other or unicodedata.normalize("NFC", one) == unicodedata.normalize("NFC", other)
 
 
 def user_id_problem(user_id: str) -> str | None:
