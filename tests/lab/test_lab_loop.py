@@ -428,3 +428,34 @@ async def test_a_call_reserves_for_the_input_tokens_it_is_billed_for() -> None:
     assert {o.stop_reason for o in replay.outcomes} == {"threshold"}  # before: {"budget"}, no answer
     assert replay.cost - replay.judge_cost == pytest.approx(cost[:, 0].mean(), rel=1e-9)
     assert max(o.cost for o in replay.outcomes) <= 0.003
+
+
+async def test_a_model_billed_per_call_reserves_its_price_per_call_whatever_the_prompts_length() -> None:
+    """Before: a table whose costs are per call (RouteLLM's: 1 for a GPT-4 call, 0 for Mixtral) was priced per
+    token, so a long prompt's strong call reserved more than its recorded 1.0 ((150 + 164 tokens) at 5.3 per 1k,
+    1.67), and with `cost_limit=1.5` the strong model was left out of those runs: the rejected weak model was asked
+    again, answering the same, and the runs ended wrong. Now a call reserves its price per call, 1.0."""
+    n = 40
+    prompts = tuple(f"question {i}: " + "z" * (100 + 500 * i // n) for i in range(n))  # 25 to 150 tokens
+    table = lab.OutcomeTable(
+        name="per call",
+        models=("strong", "weak"),
+        prompts=prompts,
+        quality=np.tile([1.0, 0.0], (n, 1)),
+        cost=np.tile([1.0, 0.0], (n, 1)),
+    )
+    profiles = lab.profiles_for(table)
+    strong = next(p for p in profiles if p.version == "strong")
+    assert (strong.input_cost_per_1k, strong.worst_case_cost(10_000, 100)) == (0.0, 1.0)  # per call: 1.0
+    router = FittedRouter(cost_weight=0, text=False).fit(table, profiles=profiles)
+    replay = await lab.replay_loop(table, router=router, profiles=profiles, cost_limit=1.5, progress=False)
+    # (the weak model first, free, the strong one rescuing it; before: ("weak", "weak", "weak") on long prompts)
+    assert all(o.final_model == "strong" for o in replay.outcomes)
+    assert replay.quality == 1.0 and replay.repeats == 0.0
+    assert replay.cost - replay.judge_cost == pytest.approx(1.0)
+    # a budget of one strong call and its judging buys it (a call reserved one token over its price: 1.01)
+    exact = await lab.replay_loop(
+        table, router=FittedRouter(cost_weight=0, text=False).fit(table, profiles=profiles), cost_limit=1.001,
+        progress=False,
+    )  # fmt: skip
+    assert exact.quality == 1.0 and max(o.cost for o in exact.outcomes) <= 1.001

@@ -250,10 +250,23 @@ def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]
         for profile, col in answering:
             need = max(need, _tokens(_chars(table.output_chars, row, col)))
             p_in, p_out = profile.input_cost_per_1k or 0.0, profile.output_cost_per_1k or 0.0
-            short = float(table.cost[row, col]) * 1000 - bound * p_in
+            cost = float(table.cost[row, col])
+            short = cost * 1000 - bound * p_in
             if short > 0 and p_out > 0:
-                need = max(need, math.ceil(short / p_out) + 1)
+                need = max(need, _covering(profile, bound, cost, math.ceil(short / p_out - 1e-9)))
     return need
+
+
+def _covering(profile: ModelProfile, bound: int, cost: float, tokens: int) -> int:
+    """The fewest output tokens from about `tokens` at which `profile`'s worst case with `bound` tokens in covers
+    `cost` (as the run prices it): a price per call (`profiles_for`'s for a model billed the same on every prompt)
+    then reserves that cost, not one token's more (a cost_limit of 1.005 bought no RouteLLM GPT-4 call at 1.0)."""
+    tokens = max(tokens, 1)
+    while profile.worst_case_cost(bound, tokens) < cost:
+        tokens += 1
+    while tokens > 1 and profile.worst_case_cost(bound, tokens - 1) >= cost:
+        tokens -= 1
+    return tokens
 
 
 def _input_tokens(*texts: str) -> int:

@@ -38,7 +38,9 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
     price per 1k tokens in and out is fitted, each answer taken as `DEFAULT_ANSWER_CHARS` (400 characters), as
     `replay_loop` answers: before, the price was fitted on the prompt's tokens alone, so a replayed call's reserved
     worst case (its answer's tokens at that price too) was many times its recorded cost, and a `cost_limit` that
-    the recorded costs fitted stopped the runs before any answer.
+    the recorded costs fitted stopped the runs before any answer. A model billed the same on every prompt of such a
+    table (two or more, not free: RouteLLM's 1 per GPT-4 call) is priced per call: input 0, and its answer's tokens
+    at that price.
     """
     nnls = require("scipy.optimize").nnls
     prompt_tokens = np.asarray([len(p) for p in table.prompts], dtype=np.float64) / CHARS_PER_TOKEN
@@ -54,6 +56,13 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
             )
         y = table.cost[rows, j]
         x_in = prompt_tokens[rows] / 1000
+        if _per_call(y) and table.output_chars is None:
+            # billed the same on every prompt (RouteLLM's 1 per GPT-4 call): a price per call, for the answer's
+            # tokens alone, so a call reserves its recorded cost whatever its prompt's length; priced per token, a
+            # long prompt's call reserved more than it costs (1.55 for RouteLLM's 1.0), and a small cost_limit
+            # kept the model out of runs the recorded costs fit
+            fits.append(PriceFit(model, 0.0, float(y[0]) / (DEFAULT_ANSWER_CHARS / CHARS_PER_TOKEN / 1000), 0.0))
+            continue
         if table.output_chars is not None:
             x = np.stack([x_in, table.output_chars[rows, j] / CHARS_PER_TOKEN / 1000], axis=1)
             (p_in, p_out), _ = nnls(x, y)
@@ -66,6 +75,11 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
         error = float(np.abs(reproduced - y).mean() / mean) if mean > 0 else 0.0
         fits.append(PriceFit(model, float(p_in), float(p_out), error))
     return fits
+
+
+def _per_call(costs: np.ndarray) -> bool:
+    """Whether a model's observed `costs` (two or more) are one price per call: all the same, and not 0."""
+    return costs.size > 1 and float(costs[0]) > 0 and bool(np.all(costs == costs[0]))
 
 
 def profiles_for(table: OutcomeTable, *, provider: str = "lab") -> list[ModelProfile]:
