@@ -656,3 +656,44 @@ def test_the_openai_pages_ollama_models_do_not_claim_more_context_than_ollama_se
         finally:
             orchestrator.close()
     assert all(tokens <= 4096 for tokens in sent), sent
+
+
+def test_the_catalog_pages_watched_catalog_app_takes_the_keys_the_cli_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/catalog.md's app serving a watched catalog file was `create_app(orchestrator=Orchestrator(catalog=…))`: an
+    orchestrator given no store keeps everything in memory, so every key `orchestratex keys create` made was unknown
+    there and each request answered 401 'unknown API key (create one with `orchestratex keys create USER_ID`)', the
+    very command the reader had run. The page's block is served on the CLI's store, with a key the CLI made."""
+    from fastapi.testclient import TestClient
+
+    text = "\n" + (ROOT / "docs" / "catalog.md").read_text(encoding="utf-8")
+    code = next(m.group("code") for m in BLOCK.finditer(text) if "watch=True" in m.group("code"))
+    store_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    env = _without_providers(os.environ) | {
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "ORCHESTRATEX_STORE_URL": store_url,
+    }
+    made = subprocess.run(
+        [sys.executable, "-m", "orchestratex", "keys", "create", "alice"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    (tmp_path / "models.toml").write_text(
+        '[[models]]\nname = "openai:my-model"\ninput_cost_per_1k = 0.001\noutput_cost_per_1k = 0.002\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in os.environ.keys() - env.keys():  # (no provider key: the simulator serves the file's model)
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ORCHESTRATEX_STORE_URL", store_url)
+    scope: dict[str, Any] = {"__name__": "__docs__"}
+    exec(compile(code, "docs/catalog.md", "exec", dont_inherit=True), scope)
+    with TestClient(scope["app"]) as client:
+        answer = client.get("/api/models/openai:my-model", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["input_cost_per_1k"] == 0.001
