@@ -697,3 +697,34 @@ def test_the_catalog_pages_watched_catalog_app_takes_the_keys_the_cli_creates(
         answer = client.get("/api/models/openai:my-model", headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["input_cost_per_1k"] == 0.001
+
+
+def test_the_server_pages_embedded_app_takes_a_key_made_as_the_page_says(tmp_path: Path) -> None:
+    """docs/server.md's embedded app runs on `sqlite:///orchestratex.db`, after a page whose keys were made with
+    `orchestratex keys create alice`: that key is in the default store (the data directory's file), so every request
+    to the app answered 401 'unknown API key (create one with `orchestratex keys create USER_ID`)'. The page now gives
+    the command that makes a key for that app; run as a process where the app runs, its key is taken."""
+    from fastapi.testclient import TestClient
+
+    text = (ROOT / "docs" / "server.md").read_text(encoding="utf-8")
+    code = next(code for at, code in _blocks() if at.startswith("docs/server.md#") and "store_url=" in code)
+    command = re.search(r"`orchestratex (keys create alice --store (\S+))` \(run where", text)
+    assert command, "docs/server.md no longer says how to make a key for the embedded app"
+    assert f'store_url="{command.group(2)}"' in code
+    env = _without_providers(os.environ) | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("ORCHESTRATEX_STORE_URL", None)
+    made = subprocess.run(
+        [sys.executable, "-m", "orchestratex", *command.group(1).split()],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    with contextlib.chdir(tmp_path):
+        scope: dict[str, Any] = {"__name__": "__docs__"}
+        exec(compile(code, "docs/server.md", "exec", dont_inherit=True), scope)
+        with TestClient(scope["app"]) as client:
+            answer = client.get("/api/sessions/user/alice", headers={"Authorization": f"Bearer {made.stdout.strip()}"})
+    assert answer.status_code == 200, answer.text
