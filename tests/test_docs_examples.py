@@ -7,6 +7,7 @@ a running MongoDB); everything else is executed with simulated models and no lat
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import logging
@@ -728,3 +729,23 @@ def test_the_server_pages_embedded_app_takes_a_key_made_as_the_page_says(tmp_pat
         with TestClient(scope["app"]) as client:
             answer = client.get("/api/sessions/user/alice", headers={"Authorization": f"Bearer {made.stdout.strip()}"})
     assert answer.status_code == 200, answer.text
+
+
+def test_the_api_references_cancel_says_what_it_returns_and_raises() -> None:
+    """The API reference's `Orchestrator.cancel` said neither what its bool means nor that a cancel the store does not
+    take raises `StoreUnavailable` (the run NOT cancelled), which a caller must catch to know its run goes on. What
+    it now says is checked here: True for a run it ended, False for one already ended or unknown to the store."""
+    from orchestratex import Orchestrator
+
+    doc = Orchestrator.cancel.__doc__ or ""
+    assert "Returns True when it ended the run" in doc and "Raises `StoreUnavailable`" in doc, doc
+
+    async def check() -> None:
+        async with Orchestrator(simulate=True) as orchestrator:
+            prepared = await orchestrator.prepare("Explain tides")
+            assert await orchestrator.cancel(prepared.id) is True
+            assert (await orchestrator.store.get_orchestration(prepared.id)).status == "cancelled"
+            assert await orchestrator.cancel(prepared.id) is False
+            assert await orchestrator.cancel("0" * 24) is False
+
+    asyncio.run(check())

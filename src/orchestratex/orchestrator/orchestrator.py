@@ -777,7 +777,13 @@ class Orchestrator:
         once, before any call, so that no later `start` or `resume_pending` runs it; so is a `running` one whose
         process died (a restarted kernel) once its lease has expired, releasing what it held (False while another
         process still holds its lease). Takes the orchestration's id, or the `Orchestration` itself (as `start` and
-        `drive` do)."""
+        `drive` do).
+
+        Returns True when it ended the run (called from the run's own event handler: at once, the run stopping at
+        its next step), False when there was nothing to cancel: the run had already ended, another process holds it,
+        or the store has no such run. Raises `StoreUnavailable` when the store did not take the cancel (a SQLite file
+        locked past every retry, MongoDB unreachable): the run was NOT cancelled; it is stopped here, its lease kept,
+        and the cancel written as soon as the store answers."""
         orchestration_id = _orchestration_id("cancel", orchestration_id)
         task = self._tasks.get(orchestration_id)
         if task is None:
