@@ -749,3 +749,14 @@ def test_the_api_references_cancel_says_what_it_returns_and_raises() -> None:
             assert await orchestrator.cancel("0" * 24) is False
 
     asyncio.run(check())
+
+
+def test_the_cli_pages_result_lines_count_iterations_as_run_prints_them() -> None:
+    """docs/cli.md showed a failed run's line as `✘ error after 1 iterations`; `orchestratex run` prints `after 1
+    iteration` (and `0 iterations`, `2 iterations`). Every `✔`/`✘` line the page shows counts them as `run` does."""
+    from orchestratex.cli._live import _iterations
+
+    text = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
+    shown = re.findall(r"[✔✘] \w+ (?:[^`]*? )?after (\d+ iterations?) ·", text)
+    assert shown, "docs/cli.md shows no result line"
+    assert [n for n in shown if n != _iterations(int(n.split()[0]))] == []
