@@ -760,3 +760,20 @@ def test_the_cli_pages_result_lines_count_iterations_as_run_prints_them() -> Non
     shown = re.findall(r"[✔✘] \w+ (?:[^`]*? )?after (\d+ iterations?) ·", text)
     assert shown, "docs/cli.md shows no result line"
     assert [n for n in shown if n != _iterations(int(n.split()[0]))] == []
+
+
+def test_the_cli_pages_transcripts_start_in_the_domain_run_detects() -> None:
+    """docs/cli.md's Ctrl-C transcript ran "Write a parser for ISO dates" and showed `▶ started   domain coding`; `run`
+    detects that prompt as `general`, so the reader's first line differed from the page's. Each transcript's first
+    line gives the domain `run` detects for its prompt."""
+    from orchestratex.domains import detect_domain
+
+    shown = [
+        (m.group(1), m.group(2))
+        for doc in DOCS
+        for m in re.finditer(
+            r'^\$ orchestratex run "([^"]+)"\n▶ started +domain (\S+)', doc.read_text(encoding="utf-8"), re.M
+        )
+    ]
+    assert shown, "no page shows a run's transcript"
+    assert [(prompt, domain) for prompt, domain in shown if detect_domain(prompt) != domain] == []
