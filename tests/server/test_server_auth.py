@@ -94,16 +94,17 @@ def test_a_key_wrapped_in_quotes_or_a_second_bearer_is_named_not_unknown(
     [
         (
             "",
-            "missing API key: send `?token=<key>` in the URL (browsers), `Authorization: Bearer <key>` or"
-            " `X-API-Key: <key>`",
+            "missing API key: offer the subprotocols `orchestratex` and `bearer.<key>` (a browser: `new WebSocket(url,"
+            ' ["orchestratex", "bearer." + key])`), or send `Authorization: Bearer <key>` or `X-API-Key: <key>`',
         ),
-        ("?since=0", "missing API key: send `?token=<key>` in the URL (browsers)"),
+        ("?since=0", "missing API key: offer the subprotocols `orchestratex` and `bearer.<key>`"),
         ("?token=", "the `token` query parameter is empty: give the key (`?token=<key>`)"),
     ],
 )
-def test_a_websocket_without_a_key_is_told_of_the_token_parameter(api: Api, query: str, detail: str) -> None:
-    """The 401 told a browser's WebSocket, which can send no header, to send `Authorization` or `X-API-Key` only; and
-    `?token=` left empty (a variable that held nothing) was "missing API key" too."""
+def test_a_websocket_without_a_key_is_told_of_the_subprotocol(api: Api, query: str, detail: str) -> None:
+    """The 401 told a browser's WebSocket, which can send no header but its subprotocols, to send `Authorization` or
+    `X-API-Key` only (then to put its key in the URL, `?token=`, where the browser and proxies log it); and `?token=`
+    left empty (a variable that held nothing) was "missing API key" too."""
     sid = api.session()["_id"]
     with pytest.raises(WebSocketDenialResponse) as refused:
         with api.client.websocket_connect(f"/ws/{sid}{query}"):

@@ -1,4 +1,5 @@
-"""API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>` (WebSocket also `?token=<key>`).
+"""API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>` (a WebSocket also the subprotocols `orchestratex,
+bearer.<key>`, which a browser can send, or `?token=<key>`, kept for the clients that use it).
 
 Keys are stored only as their SHA-256 hash, each bound to a user id (or admin). A caller sees only
 its own user's sessions, threads, orchestrations, analytics and streams; anything else answers 404.
@@ -40,6 +41,7 @@ __all__ = [
     "SECURITY_SCHEMES",
     "UNKNOWN_KEY",
     "USER_LIMIT_DEFERRED",
+    "WS_SUBPROTOCOL",
     "AuthMiddleware",
     "Authenticator",
     "Principal",
@@ -49,6 +51,7 @@ __all__ = [
     "no_key_reason",
     "principal_of",
     "unknown_key_reason",
+    "ws_subprotocol",
 ]
 
 KEY_PREFIX = "ox_"
@@ -277,20 +280,56 @@ _VENDOR_KEYS = (("sk-ant-", "an Anthropic"), ("sk-or-", "an OpenRouter"), ("sk-"
 """How other services' keys begin (the first that matches names it), for the 401 of a client that sent one here."""
 
 
+WS_SUBPROTOCOL = "orchestratex"
+"""The subprotocol a WebSocket offers beside `bearer.<key>` (`Sec-WebSocket-Protocol: orchestratex, bearer.<key>`), and
+the one the server answers with: never the key. A browser's WebSocket can set no other header (`new WebSocket(url,
+["orchestratex", "bearer." + key])`), and `?token=<key>` put the key in its URL, which Chromium writes to the devtools
+console on every failed attempt, and which proxies log. Keys (`ox_` and URL-safe base64) are subprotocol tokens as
+they are."""
+
+_BEARER = "bearer."
+
+
+def _subprotocol_keys(connection: HTTPConnection) -> list[str]:
+    """The keys a WebSocket offers as `bearer.<key>` subprotocols (none for an HTTP request)."""
+    offered: list[str] = connection.scope.get("subprotocols") or []
+    return [name[len(_BEARER) :] for name in offered if name.startswith(_BEARER)]
+
+
+def ws_subprotocol(connection: HTTPConnection) -> str | None:
+    """The subprotocol to accept a WebSocket with: `WS_SUBPROTOCOL` when it offered it, else None. 400 for a key offered
+    as `bearer.<key>` without it: the server could answer only with the key, which it never echoes, and a browser
+    fails a connection answered with none of the subprotocols it offered."""
+    offered = connection.scope.get("subprotocols") or []
+    if WS_SUBPROTOCOL in offered:
+        return WS_SUBPROTOCOL
+    if _subprotocol_keys(connection):
+        raise ApiError(
+            400,
+            f"the key is offered as the `bearer.<key>` subprotocol without `{WS_SUBPROTOCOL}`: offer both"
+            f" (`Sec-WebSocket-Protocol: {WS_SUBPROTOCOL}, bearer.<key>`), and the server answers `{WS_SUBPROTOCOL}`",
+        )
+    return None
+
+
 def key_of(connection: HTTPConnection) -> str | None:
-    """The key a request or WebSocket carries (header first, then `?token=` for WebSockets only): `Authorization:
-    Bearer`, else `X-API-Key`, else `?token=`; the latter two also win over a bearer token that is no key of this
-    server (a gateway's). 400 when it carries two different keys of this server (see `_one_key`)."""
+    """The key a request or WebSocket carries (header first, then, for WebSockets only, the `bearer.<key>` subprotocol,
+    then `?token=`): `Authorization: Bearer`, else `X-API-Key`, else the subprotocol, else `?token=`; the latter
+    three also win over a bearer token that is no key of this server (a gateway's). 400 when it carries two
+    different keys of this server (see `_one_key`)."""
     _one_key(connection)
     headers = connection.headers
     auth = headers.get("authorization")
     key = headers.get("x-api-key")
-    token = connection.query_params.get("token") if connection.scope["type"] == "websocket" else None
+    token = None
+    if connection.scope["type"] == "websocket":
+        token = next(iter(_subprotocol_keys(connection)), None) or connection.query_params.get("token")
     if auth:
         scheme, _, value = auth.partition(" ")
         value = value.strip()
-        # a bearer token that is no key of this server beside an `X-API-Key` (or a WebSocket's `?token=`) is for
-        # something in front of it (an API gateway, an identity-aware proxy passing its `Authorization` on)
+        # a bearer token that is no key of this server beside an `X-API-Key` (or a WebSocket's subprotocol or
+        # `?token=`) is for something in front of it (an API gateway, an identity-aware proxy passing its
+        # `Authorization` on)
         if scheme.lower() == "bearer" and value and (value.startswith(KEY_PREFIX) or not (key or token)):
             return value
     if key:
@@ -300,10 +339,10 @@ def key_of(connection: HTTPConnection) -> str | None:
 
 def _one_key(connection: HTTPConnection) -> None:
     """400 when a request carries two different keys of this server (values beginning `ox_`): in `Authorization:
-    Bearer` and `X-API-Key`, in either header given twice, or in a header and a WebSocket's `?token=`. Which one
-    it acts as is not for the server to guess (it took the first silently: alice's key and bob's acted as alice),
-    and no key is looked at, so the answer tells nothing of either. A value of another service (a gateway's bearer
-    token, an API gateway's `x-api-key`) beside the key is left alone."""
+    Bearer` and `X-API-Key`, in either header given twice, or in a header and a WebSocket's `bearer.<key>` subprotocol
+    or `?token=`. Which one it acts as is not for the server to guess (it took the first silently: alice's key and
+    bob's acted as alice), and no key is looked at, so the answer tells nothing of either. A value of another service
+    (a gateway's bearer token, an API gateway's `x-api-key`) beside the key is left alone."""
     headers = connection.headers
     found: dict[str, str] = {}
     for value in headers.getlist("authorization"):
@@ -313,6 +352,8 @@ def _one_key(connection: HTTPConnection) -> None:
     for value in headers.getlist("x-api-key"):
         found.setdefault(value.strip(), "`X-API-Key`")
     if connection.scope["type"] == "websocket":
+        for value in _subprotocol_keys(connection):
+            found.setdefault(value.strip(), "`Sec-WebSocket-Protocol: bearer.<key>`")
         for value in connection.query_params.getlist("token"):
             found.setdefault(value.strip(), "`?token=`")
     keys = {key: where for key, where in found.items() if key.startswith(KEY_PREFIX)}
@@ -329,7 +370,8 @@ def _one_key(connection: HTTPConnection) -> None:
 def no_key_reason(connection: HTTPConnection) -> str:
     """Why `key_of(connection)` found no key, for its 401: an `Authorization` header that is not `Bearer <key>` is
     named (never what it holds, which may be the key), as "missing" would puzzle a client that did send one; a
-    WebSocket is told of `?token=` (a browser's can send no header) and of a `token` given empty."""
+    WebSocket is told of the `bearer.<key>` subprotocol (a browser's can send no other header), and of a `bearer.` or
+    `token` given empty."""
     auth = connection.headers.get("authorization")
     if not auth or connection.headers.get("x-api-key"):
         if connection.scope["type"] != "websocket":
@@ -340,11 +382,14 @@ def no_key_reason(connection: HTTPConnection) -> str:
                     " `?token=<key>`: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
                 )
             return MISSING_KEY
+        if _subprotocol_keys(connection):  # (`bearer.`: a variable that held nothing)
+            return f"the `bearer.` subprotocol holds no key: offer `{WS_SUBPROTOCOL}` and `bearer.<key>`"
         if "token" in connection.query_params:  # (`?token=`: a variable that held nothing)
             return "the `token` query parameter is empty: give the key (`?token=<key>`)"
-        # a browser's WebSocket cannot send headers: the query parameter is what it can use
+        # a browser's WebSocket can send no header but its subprotocols: not `?token=`, as the URL is logged
         return (
-            "missing API key: send `?token=<key>` in the URL (browsers), `Authorization: Bearer <key>` or"
+            f"missing API key: offer the subprotocols `{WS_SUBPROTOCOL}` and `bearer.<key>` (a browser: `new"
+            f' WebSocket(url, ["{WS_SUBPROTOCOL}", "bearer." + key])`), or send `Authorization: Bearer <key>` or'
             " `X-API-Key: <key>`"
         )
     scheme = auth.strip().partition(" ")[0]

@@ -1,8 +1,10 @@
 """`/ws/{session_id}`: a session's events, stored ones with `seq > since` first, then live ones.
 
 Protocol:
-- Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>` (two different keys: 400). A
-  refused handshake answers HTTP 400, 401, 404, 422, 429 or 503 with the usual error body.
+- Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, the subprotocols `orchestratex, bearer.<key>` (what a
+  browser can send: the server answers `orchestratex`, never the key), or `?token=<key>`, kept for the clients that
+  use it (two different keys: 400). A refused handshake answers HTTP 400, 401, 404, 422, 429 or 503 with the usual
+  error body.
 - `token` and `since` are given at most once each (422 for a second: which one was meant is not guessed), and no
   other query parameter is taken (422).
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
@@ -44,7 +46,7 @@ from ..exceptions import OrchestrateXError, StoreError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_session
 from ._app import ServerState
-from ._auth import key_of, no_key_reason
+from ._auth import key_of, no_key_reason, ws_subprotocol
 from ._auth_limit import client_address
 from ._errors import ApiError, error_response, invalid, library_response, rate_headers
 from ._hub import Subscriber, encode
@@ -179,6 +181,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
     state: ServerState = websocket.app.state.server
     try:
         _once(websocket, "token")  # (before the key is read: which of them is it?)
+        subprotocol = ws_subprotocol(websocket)
         key = key_of(websocket)
         principal = await state.auth.principal(key, client_address(websocket.scope), missing=no_key_reason(websocket))
         await state.rate.hit_user(principal.user_id)
@@ -197,7 +200,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         await _refuse(websocket, answer.status_code, detail, {"Retry-After": retry} if retry else None)
         return
     try:
-        await websocket.accept()
+        await websocket.accept(subprotocol)
         subscriber = state.hub.subscribe(session_id, state.settings.ws_queue_size)
         revoked = state.sockets.open(principal.key_id)
         try:

@@ -136,16 +136,24 @@ export class EventStream {
     this.timer = null;
   }
 
+  /** The stream's URL, without the key: Chromium writes the URL of every WebSocket that fails (the server stopped,
+   * the network down) to the devtools console, and proxies log URLs; the key goes in a subprotocol (`protocols`). */
   url() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = new URLSearchParams({ since: String(this.lastSeq), token: this.key });
+    const query = new URLSearchParams({ since: String(this.lastSeq) });
     return `${scheme}://${location.host}${ROOT}/ws/${encodeURIComponent(this.sessionId)}?${query}`;
+  }
+
+  /** `Sec-WebSocket-Protocol: orchestratex, bearer.<key>`, the one header a browser's WebSocket can set; the server
+   * answers `orchestratex` (never the key). */
+  protocols() {
+    return ["orchestratex", `bearer.${this.key}`];
   }
 
   open() {
     if (this.closed) return;
     this.onState("connecting", "Connecting to the live stream…");
-    const socket = new WebSocket(this.url());
+    const socket = new WebSocket(this.url(), this.protocols());
     this.socket = socket;
     let opened = false;
     socket.addEventListener("open", () => {
