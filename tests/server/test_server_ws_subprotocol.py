@@ -161,3 +161,35 @@ def test_a_real_server_takes_the_key_from_the_subprotocol_of_a_websockets_client
 
             assert asyncio.run(by_token()) == "orchestration_started"  # (`?token=` kept for the clients using it)
     assert key not in server.log()
+
+
+@pytest.mark.slow
+def test_a_subprotocol_header_that_does_not_parse_is_refused_without_echoing_the_key(tmp_path: Path) -> None:
+    """A client that does not check its subprotocols (browsers and `websockets` do) sent the key as it was kept, in
+    quotes: the 400 quoted the header, key included, and told the client to send `Sec-WebSocket-Key` and
+    `Sec-WebSocket-Version`, which it had sent."""
+    import socket
+
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
+        for offer in (f'orchestratex, bearer."{key}"', f"orchestratex, bearer.{key};", f"orchestratex bearer.{key}"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(
+                    f"GET /ws/0123456789abcdef01234567 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                    f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {offer}\r\n\r\n".encode()
+                )
+                answer = b""
+                while chunk := sock.recv(4096):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400"), answer
+            assert key.encode() not in answer and key[:12].encode() not in answer, answer
+            assert json.loads(body) == {
+                "detail": "the Sec-WebSocket-Protocol header is not a list of subprotocol names (tokens separated by"
+                " commas): offer `orchestratex, bearer.<key>`, the key as `orchestratex keys create` printed it (no"
+                " quotes, no spaces)",
+                "status_code": 400,
+            }
+    assert key not in server.log()

@@ -124,6 +124,12 @@ def handshake_refusal(response: Response, why: Exception | None) -> Response:
     if isinstance(why, InvalidHeaderValue) and why.name == "Sec-WebSocket-Version" and why.value:
         status, detail = 426, f"Sec-WebSocket-Version {why.value[:40]!r} is not supported: this server speaks 13"
         headers["Sec-WebSocket-Version"] = "13"
+    elif isinstance(why, InvalidHeader) and why.name == "Sec-WebSocket-Protocol":
+        # (not websockets' words, which quote the header, and so the key offered as `bearer.<key>`)
+        detail = (
+            "the Sec-WebSocket-Protocol header is not a list of subprotocol names (tokens separated by commas): offer"
+            " `orchestratex, bearer.<key>`, the key as `orchestratex keys create` printed it (no quotes, no spaces)"
+        )
     elif isinstance(why, InvalidHeader) and why.name.startswith("Sec-WebSocket-"):
         detail = (
             f"not a valid WebSocket handshake: {str(why)[:120]}; send Sec-WebSocket-Key (16 random bytes in base64)"
