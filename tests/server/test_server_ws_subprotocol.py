@@ -193,3 +193,26 @@ def test_a_subprotocol_header_that_does_not_parse_is_refused_without_echoing_the
                 "status_code": 400,
             }
     assert key not in server.log()
+
+
+def test_under_a_server_without_denial_responses_a_refusal_is_a_close_code_the_browser_reads(api: Api) -> None:
+    """An ASGI server without the WebSocket denial response extension gets the refusal as a close code (4000 + the
+    status) after an accept; that accept named no subprotocol, and a browser, which offered `orchestratex` beside
+    its key, fails such a connection without reading the close code."""
+    from starlette.testclient import TestClient
+    from starlette.types import Receive, Scope, Send
+
+    app = api.client.app
+
+    async def no_denial_responses(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope = {**scope, "extensions": {}}
+        await app(scope, receive, send)
+
+    sid = api.session()["_id"]
+    client = TestClient(no_denial_responses)
+    with client.websocket_connect(f"/ws/{sid}", subprotocols=offered("ox_wrong")) as ws:
+        assert ws.accepted_subprotocol == "orchestratex"
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4401
+    assert closed["reason"].startswith("unknown API key")

@@ -46,7 +46,7 @@ from ..exceptions import OrchestrateXError, StoreError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_session
 from ._app import ServerState
-from ._auth import key_of, no_key_reason, ws_subprotocol
+from ._auth import WS_SUBPROTOCOL, key_of, no_key_reason, ws_subprotocol
 from ._auth_limit import client_address
 from ._errors import ApiError, error_response, invalid, library_response, rate_headers
 from ._hub import Subscriber, encode
@@ -112,7 +112,10 @@ async def _refuse(
     try:
         await websocket.send_denial_response(error_response(status, detail, headers, **(extra or {})))
     except RuntimeError:  # the server does not support denial responses: say it with a close code
-        await websocket.accept()
+        # (answered with the subprotocol a browser offered beside its key, or it fails the connection unread)
+        await websocket.accept(
+            WS_SUBPROTOCOL if WS_SUBPROTOCOL in (websocket.scope.get("subprotocols") or ()) else None
+        )
         await websocket.close(code=4000 + status, reason=detail[:120])
 
 
