@@ -1,7 +1,8 @@
 """Keep API keys out of the server's logs and traces: uvicorn logs each request's path with its query string, and
 a server span (FastAPI's own, an ASGI instrumentation's) records it as `url.query`.
 
-A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes that path to the
+A WebSocket client may carry its key as `?token=<key>` (kept for the clients that do: the console offers it as a
+subprotocol, `bearer.<key>`, which no log records); uvicorn writes that path to the
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
 replaces the value of every `token` query parameter with `***` before a record is written, also when
 the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it, the value of a parameter other APIs
