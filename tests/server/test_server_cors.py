@@ -91,7 +91,7 @@ def test_the_openai_js_sdk_s_preflight_is_allowed_and_others_still_refused(make_
         assert _preflight(api.client, "/v1/chat/completions", refused).status_code == 400, refused
     r = api.client.get("/api/models/", headers={"Origin": "https://app.example.com", **api.alice})
     exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
-    assert exposed == {"ratelimit", "ratelimit-policy", "retry-after", "x-should-retry"}
+    assert exposed == {"ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "x-should-retry"}
 
 
 @pytest.mark.slow
@@ -107,6 +107,9 @@ def test_a_browser_app_on_the_openai_js_sdk_passes_preflight_on_a_real_server(tm
         spent = client.post("/v1/chat/completions", json=body, headers=headers)  # a failure the SDK must not retry
         assert spent.status_code == 402 and spent.headers["x-should-retry"] == "false"
         assert "x-should-retry" in spent.headers["access-control-expose-headers"].lower()
+        assert (
+            "x-request-id" in spent.headers["access-control-expose-headers"].lower() and spent.headers["x-request-id"]
+        )
 
 
 @pytest.mark.parametrize(

@@ -942,3 +942,26 @@ def test_a_live_answer_that_restarts_after_only_white_space_went_out_streams_the
                 "",
                 "\n\nHello, ",
             ]
+
+
+class _StoreBrokenAtTheEnd(MemoryStore):
+    """A store failing with an error of no kind the server knows when a run commits its end."""
+
+    async def commit(self, orchestration: Any, events: Any = (), **rest: Any) -> Any:
+        if orchestration.status == "completed":
+            raise RuntimeError("the driver broke")
+        return await super().commit(orchestration, events, **rest)
+
+
+def test_the_log_of_an_unexpected_failure_names_the_request_id_its_answer_carries(
+    make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operator finds the server's side of a call by the `x-request-id` its client logged (`exc.request_id`)."""
+    api = make_api(store=_StoreBrokenAtTheEnd())
+    client = OpenAI(base_url="http://testserver/v1", api_key=api.keys["alice"], http_client=api.client, max_retries=0)
+    with caplog.at_level("ERROR", logger="orchestratex.server"), pytest.raises(InternalServerError) as raised:
+        client.chat.completions.create(model="orchestratex/fast", messages=[{"role": "user", "content": "hi"}])
+    ident = raised.value.request_id
+    assert ident is not None and re.fullmatch(r"req_[0-9a-f]{32}", ident), raised.value.response.headers
+    logged = [r for r in caplog.records if r.name == "orchestratex.server" and "failed unexpectedly" in r.getMessage()]
+    assert [r.__dict__.get("request_id") for r in logged] == [ident] and ident in logged[0].getMessage()

@@ -54,7 +54,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("openai-server")
     url = f"sqlite:///{tmp / 'server.db'}"
-    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan", "erin")}
+    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan", "erin", "fay")}
     keys["admin"] = create_key(url, "root", admin=True)
     env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_RATE_LIMIT": "8"}
     with ServerProcess(url, tmp, env=env) as server:
@@ -160,6 +160,38 @@ def test_errors_arrive_as_the_sdk_s_exceptions(served: Served) -> None:
             model="orchestratex/fast", messages=PROMPT, extra_body={"preferred_models": ["nonexistent-model"]}
         )
     assert (preferred.value.param, preferred.value.code) == ("preferred_models", "invalid_value")
+
+
+REQUEST_ID = re.compile(r"req_[0-9a-f]{32}")
+
+
+def test_every_answer_carries_a_request_id_the_sdk_reads(served: Served) -> None:
+    """OpenAI's API sends `x-request-id` with every answer, which the SDK reads into `_request_id` (an error's
+    `request_id`) and clients log to correlate: `/v1` sent none, so they logged None."""
+    client = served.client("fay", max_retries=0)
+    done = [client.chat.completions.create(model="orchestratex/fast", messages=PROMPT) for _ in range(2)]
+    ids = [d._request_id for d in done]
+    assert all(REQUEST_ID.fullmatch(i or "") for i in ids) and ids[0] != ids[1], ids
+    with client.chat.completions.with_streaming_response.create(
+        model="orchestratex/fast", messages=PROMPT, stream=True
+    ) as streamed:
+        assert REQUEST_ID.fullmatch(streamed.request_id or ""), streamed.headers
+        assert streamed.request_id not in ids
+    listed = client.models.with_raw_response.list()
+    assert REQUEST_ID.fullmatch(listed.request_id or "")
+    refused: list[openai.APIStatusError] = []
+    for call in (
+        lambda: OpenAI(base_url=f"{served.server.base_url}/v1", api_key="ox_wrong", max_retries=0).models.list(),
+        lambda: client.chat.completions.create(model="gpt-99", messages=PROMPT),
+        lambda: client.chat.completions.create(  # (refused by the body's size limit, before /v1's routes)
+            model="orchestratex/fast", messages=[{"role": "user", "content": "x" * (6 * 1024 * 1024)}]
+        ),
+    ):
+        with pytest.raises(openai.APIStatusError) as raised:
+            call()
+        refused.append(raised.value)
+    assert [e.status_code for e in refused] == [401, 404, 413]
+    assert all(REQUEST_ID.fullmatch(e.request_id or "") for e in refused), [e.response.headers for e in refused]
 
 
 def test_a_thread_continues_from_the_answer_the_sdk_received_with_stop(served: Served) -> None:

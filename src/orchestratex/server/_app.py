@@ -23,6 +23,7 @@ from ._quota import StorageQuota
 from ._readiness import ReadinessLog
 from ._redact import install_token_redaction
 from ._refusals import on_refused
+from ._request_ids import V1RequestIds
 from ._runner import Runner
 from ._settings import ServerSettings
 from ._stopping import on_forced, on_stopping
@@ -214,6 +215,7 @@ def create_app(
     from ._ops import HealthShortcut
 
     app.add_middleware(SpecForms, documented=lambda: app.openapi())  # `/api/sessions` as `/api/sessions/`, HEAD
+    app.add_middleware(V1RequestIds)  # (outside the layers that may refuse a /v1 request: their answers carry it too)
     app.add_middleware(HealthShortcut)  # added last: runs first
     from . import _analytics, _keys, _models, _ops, _orchestrations, _sessions, _threads, _ws
 

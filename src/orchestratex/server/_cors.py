@@ -6,7 +6,8 @@ Allowed: what the server reads (`Authorization`, `X-API-Key`, `Content-Type`, `t
 `OpenAI-Organization`, `OpenAI-Project`, `OpenAI-Beta` and its `X-Stainless-*` headers, whose set grows
 with the SDK: any header of that prefix is allowed). A preflight asking for any other header is refused,
 as before. Exposed: the rate-limit headers and `x-should-retry`, which the SDK reads to know that a failed
-call must not be retried (it ran and may have spent): hidden from it, the SDK would retry and pay again.
+call must not be retried (it ran and may have spent): hidden from it, the SDK would retry and pay again; and `/v1`'s
+`x-request-id`, which the SDK reads (`_request_id`) for its callers to log.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ ALLOW_HEADERS = (
 )
 ALLOW_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS")
 """`HEAD` too: every `GET` route answers it, and a browser asks before a `HEAD` that carries a key."""
-EXPOSE_HEADERS = ("RateLimit", "RateLimit-Policy", "Retry-After", "x-should-retry")
+EXPOSE_HEADERS = ("RateLimit", "RateLimit-Policy", "Retry-After", "x-request-id", "x-should-retry")
 _SDK_PREFIX = "x-stainless-"
 NULL_ORIGIN = (
     "a page opened from a file or in a sandboxed frame has the origin 'null', which no setting can allow (any other"

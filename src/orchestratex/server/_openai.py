@@ -37,6 +37,7 @@ from ._openai_results import completion, failure, started_extension
 from ._openai_schemas import ChatRequest, parse_chat_request
 from ._openai_stream import EventTap, settled, sse_stream
 from ._openai_wait import wait_for_run
+from ._request_ids import request_id
 from ._v1_unknown import stored_completions, unknown_v1_url
 
 __all__ = ["OpenAIRoutes", "mount_openai"]
@@ -139,7 +140,7 @@ class OpenAIRoutes:
             except ClientDisconnect:  # gone before its body arrived: no server fault, nothing started
                 return openai_error_response(_DISCONNECTED)
             except Exception:
-                logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
+                _failed(request)
                 return openai_error_response(from_exception(RuntimeError()))
 
         return endpoint
@@ -224,7 +225,7 @@ class OpenAIRoutes:
             raise
         except Exception as exc:  # (about a run that started: it may have spent, so the SDK must not run it again)
             if not isinstance(exc, HTTPException | OrchestrateXError):
-                logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
+                _failed(request)
             error = from_exception(exc)
             oid = call.orchestration.id
             error.message += f" (orchestration {oid} had started: follow GET /api/orchestration/status/{oid})"
@@ -279,6 +280,15 @@ class OpenAIRoutes:
             error.headers.update(call.headers)
             raise error
         return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)
+
+
+def _failed(request: Request) -> None:
+    """Log the unexpected failure of `request` (with the traceback being handled), with the id its answer carries
+    (`x-request-id`), which its client logs."""
+    ident = request_id(request.scope)
+    logger.exception(
+        "%s %s failed unexpectedly (request %s)", request.method, request.url.path, ident, extra={"request_id": ident}
+    )
 
 
 async def _cancel(state: ServerState, oid: str) -> None:
