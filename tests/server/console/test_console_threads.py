@@ -46,3 +46,26 @@ def test_a_thread_started_elsewhere_is_listed_while_its_run_goes_on(desktop: Wat
             cancelled.text
         )  # (not 409: it was still running when its thread was listed)
     assert desktop.problems() == []
+
+
+def test_a_thread_made_elsewhere_with_no_run_is_listed_at_the_next_poll(desktop: Watched, console: Console) -> None:
+    """A thread made through the API (another tab, a script) with no run yet was listed only once the session was
+    selected again: the poll read the session's status alone, and no event tells of a thread. The poll now reads the
+    threads made since the last read too (only those: none, mostly)."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()  # time runs as usual, and can be moved on to the next poll
+    log_in(page, console)
+    session_id = new_session(page)
+    page.locator("#session-facts dd").first.wait_for()
+    headers = {"Authorization": f"Bearer {console.key}"}
+    prompts = ["Made by a script: name the planets", "Made by a script too: name the oceans"]
+    with httpx.Client(base_url=console.server.base_url, headers=headers, timeout=30) as client:
+        for prompt in prompts:
+            made = client.post("/api/threads/", json={"session_id": session_id, "original_prompt": prompt})
+            assert made.status_code == 201, made.text
+            page.clock.fast_forward(10_000)  # past the next poll
+            expect(page.locator("#thread-list li bdi").first).to_have_text(prompt)
+    expect(page.locator("#thread-list li bdi")).to_have_text(prompts[::-1])  # (each listed once, newest first)
+    assert desktop.problems() == []

@@ -315,7 +315,7 @@ function explainRefusal(sessionId, change) {
   );
 }
 
-/** Show the selected session's facts, and its threads unless `threads` is false (the poll needs only its status). */
+/** Show the selected session's facts, and its threads unless `threads` is false (read from the newest read on). */
 async function refreshSession({ threads: withThreads = true } = {}) {
   const sessionId = state.sessionId;
   const known = state.threads;
@@ -395,10 +395,14 @@ function drawThreads() {
   );
 }
 
-/** Read the selected session again while the page is seen, until it has ended (an end is final). */
+/**
+ * Read the selected session again while the page is seen, until it has ended (an end is final), with the threads made
+ * since the last read (none, mostly: a thread made elsewhere with no run yet was listed only once the session was
+ * picked again, as no event tells of a thread); not until the first read of its threads is done.
+ */
 function pollSession() {
   if (!state.api || !state.sessionId || state.sessionEnded || document.visibilityState !== "visible") return;
-  refreshSession({ threads: false });
+  refreshSession({ threads: state.threadsRead });
 }
 
 /** One refresh for a burst of ended runs (the stored events replayed on connect end many at once). */
