@@ -505,7 +505,10 @@ function drawRunList(list, runs) {
     setText(status, run.status);
     status.setAttribute("class", `status ${run.status}`);
     setText(title, shorten(run.prompt || run.id, 90));
-    setText(meta, `${run.status === "completed" && run.score === null ? "unjudged" : score(run.score)} · ${money(run.cost)}`);
+    // (while it runs, the cost is its events' sum, which leaves out what calls that gave nothing kept were billed — an
+    // iteration's `failed_cost` — until the end gives the stored total: it read as the whole figure, then jumped)
+    const cost = run.status === "running" ? `at least ${money(run.cost)}` : money(run.cost);
+    setText(meta, `${run.status === "completed" && run.score === null ? "unjudged" : score(run.score)} · ${cost}`);
   }
 }
 
