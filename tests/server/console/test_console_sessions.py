@@ -262,3 +262,18 @@ def test_a_session_made_in_another_tab_is_listed_on_coming_back(desktop: Watched
     sessions.first.click()
     expect(page.locator("#session-title")).to_have_text(f"Session {made[1]}")
     assert desktop.problems() == []
+
+
+def test_a_user_id_typed_in_another_unicode_form_logs_in(desktop: Watched, console: Console) -> None:
+    """zoë's key was made for `zoë` composed; typed decomposed (`e` + U+0308, as macOS may give it), the console said
+    `This key cannot open user "zoë"`, which read exactly as the key's user. It now logs her in, her sessions
+    listed."""
+    from playwright.sync_api import expect
+
+    key = create_key(console.server.store_url, "zo\u00eb")
+    with httpx.Client(base_url=console.server.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+        session_id = client.post("/api/sessions/", json={}).json()["_id"]
+    page = desktop.page
+    log_in(page, Console(console.server, key, "zoe\u0308"))
+    expect(page.locator(f"#session-list button[data-session='{session_id}']")).to_be_visible()
+    assert desktop.problems() == []
