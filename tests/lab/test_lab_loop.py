@@ -459,3 +459,25 @@ async def test_a_model_billed_per_call_reserves_its_price_per_call_whatever_the_
         progress=False,
     )  # fmt: skip
     assert exact.quality == 1.0 and max(o.cost for o in exact.outcomes) <= 1.001
+
+
+async def test_a_model_billed_per_call_reserves_its_price_whatever_its_answers_length() -> None:
+    """Before: on a table that records answer lengths, a model billed the same on every prompt was priced per token
+    (input and output fitted together, 28 % off each call's cost), so a long prompt's or a long answer's call
+    reserved several times its price: with `cost_limit=0.012`, the strong model's $0.01 call and its judging, it was
+    left out of most runs and the rejected weak model re-asked. Priced per call for its answer's tokens alone, a
+    shorter answer must still report the tokens it is billed for: its usage priced below the bill made the run learn
+    a surcharge and reserve up to four times the price."""
+    n = 40
+    prompts = tuple(f"q{i} " + "w " * (20 + 37 * i % 580) for i in range(n))
+    chars = np.stack([200.0 + 97 * np.arange(n) % 3800, 4000.0 - 89 * np.arange(n) % 3800], 1)
+    table = lab.OutcomeTable(
+        name="per call", models=("weak", "strong"), prompts=prompts, quality=np.tile([0.0, 1.0], (n, 1)),
+        cost=np.tile([0.001, 0.01], (n, 1)), output_chars=chars,
+    )  # fmt: skip
+    profiles = lab.profiles_for(table)
+    assert [f.relative_error for f in lab.fit_prices(table)] == [0.0, 0.0]
+    router = FittedRouter(cost_weight=0, text=False).fit(table, profiles=profiles)
+    replay = await lab.replay_loop(table, router=router, profiles=profiles, cost_limit=0.012, progress=False)
+    assert all(o.models == ("strong",) for o in replay.outcomes)  # before: mostly ("weak", "weak", "weak")
+    assert replay.quality == 1.0 and replay.cost - replay.judge_cost == pytest.approx(0.01)

@@ -30,7 +30,7 @@ from ..routing.fitted import FittedRouter
 from ..stores import MemoryStore
 from ..usage import Usage
 from ._metrics import OperatingPoint
-from ._profiles import CHARS_PER_TOKEN, DEFAULT_ANSWER_CHARS, profiles_for
+from ._profiles import CHARS_PER_TOKEN, DEFAULT_ANSWER_CHARS, per_call, profiles_for
 from ._progress import Progress, check_progress
 from ._table import FloatArray, OutcomeTable, check_arguments
 
@@ -355,6 +355,7 @@ async def replay_loop(
     # the runs on their budget
     caps = {p.name: output_cap(table, [(p, column[p.name])]) for p in answering}
     cap = max(caps.values(), default=1)
+    billed_per_call = {p.name for p in answering if per_call(table.cost[:, column[p.name]])}
     # every window holds what a run may send: the prompt (counted in bytes, as the run bounds it), the previous
     # answer a refinement quotes, the answer (or, for a judge, the answer judged) and the templates around them;
     # only windows smaller than that grow (a recorded answer longer than a model's default window, say)
@@ -385,7 +386,10 @@ async def replay_loop(
         out = _chars(chars, row, col)
         usage = Usage(
             input_tokens=_counted(request),
-            output_tokens=_tokens(out),  # the recorded answer's, whatever the marked stand-in's length
+            # the recorded answer's, whatever the marked stand-in's length; a model billed per call reports the tokens
+            # it is billed for (its cap, at which its price per call is priced): the usage of a shorter answer, priced
+            # below the bill, made the run learn a surcharge and reserve up to four times its calls' price
+            output_tokens=caps[request.model.name] if request.model.name in billed_per_call else _tokens(out),
         )
         text = _answer_text(row, table.models[col], out)
         return Generation(text=text, usage=usage, reported_cost=float(table.cost[row, col]))

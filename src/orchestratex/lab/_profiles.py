@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +39,8 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
     price per 1k tokens in and out is fitted, each answer taken as `DEFAULT_ANSWER_CHARS` (400 characters), as
     `replay_loop` answers: before, the price was fitted on the prompt's tokens alone, so a replayed call's reserved
     worst case (its answer's tokens at that price too) was many times its recorded cost, and a `cost_limit` that
-    the recorded costs fitted stopped the runs before any answer. A model billed the same on every prompt of such a
-    table (two or more, not free: RouteLLM's 1 per GPT-4 call) is priced per call: input 0, and its answer's tokens
-    at that price.
+    the recorded costs fitted stopped the runs before any answer. A model billed the same on every prompt (two or more,
+    not free: RouteLLM's 1 per GPT-4 call) is priced per call: input 0, and its longest answer's tokens at that price.
     """
     nnls = require("scipy.optimize").nnls
     prompt_tokens = np.asarray([len(p) for p in table.prompts], dtype=np.float64) / CHARS_PER_TOKEN
@@ -56,12 +56,12 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
             )
         y = table.cost[rows, j]
         x_in = prompt_tokens[rows] / 1000
-        if _per_call(y) and table.output_chars is None:
+        if per_call(y):
             # billed the same on every prompt (RouteLLM's 1 per GPT-4 call): a price per call, for the answer's
-            # tokens alone, so a call reserves its recorded cost whatever its prompt's length; priced per token, a
-            # long prompt's call reserved more than it costs (1.55 for RouteLLM's 1.0), and a small cost_limit
-            # kept the model out of runs the recorded costs fit
-            fits.append(PriceFit(model, 0.0, float(y[0]) / (DEFAULT_ANSWER_CHARS / CHARS_PER_TOKEN / 1000), 0.0))
+            # tokens alone (its longest recorded answer's), so a call reserves its recorded cost whatever its prompt's
+            # or its answer's length; priced per token, a long prompt's call reserved more than it costs (1.55 for
+            # RouteLLM's 1.0), and a small cost_limit kept the model out of runs the recorded costs fit
+            fits.append(PriceFit(model, 0.0, float(y[0]) * 1000 / _answer_tokens(table, j), 0.0))
             continue
         if table.output_chars is not None:
             x = np.stack([x_in, table.output_chars[rows, j] / CHARS_PER_TOKEN / 1000], axis=1)
@@ -77,9 +77,18 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
     return fits
 
 
-def _per_call(costs: np.ndarray) -> bool:
+def per_call(costs: np.ndarray) -> bool:
     """Whether a model's observed `costs` (two or more) are one price per call: all the same, and not 0."""
     return costs.size > 1 and float(costs[0]) > 0 and bool(np.all(costs == costs[0]))
+
+
+def _answer_tokens(table: OutcomeTable, col: int) -> int:
+    """The tokens of model `col`'s longest recorded answer (`DEFAULT_ANSWER_CHARS`' without lengths), as the lab's
+    providers count them."""
+    if table.output_chars is None:
+        return math.ceil(DEFAULT_ANSWER_CHARS / CHARS_PER_TOKEN)
+    chars = table.output_chars[table.observed[:, col], col]
+    return max(math.ceil(float(chars.max()) / CHARS_PER_TOKEN), 1)
 
 
 def profiles_for(table: OutcomeTable, *, provider: str = "lab") -> list[ModelProfile]:
