@@ -481,3 +481,19 @@ async def test_a_model_billed_per_call_reserves_its_price_whatever_its_answers_l
     replay = await lab.replay_loop(table, router=router, profiles=profiles, cost_limit=0.012, progress=False)
     assert all(o.models == ("strong",) for o in replay.outcomes)  # before: mostly ("weak", "weak", "weak")
     assert replay.quality == 1.0 and replay.cost - replay.judge_cost == pytest.approx(0.01)
+
+
+async def test_a_budget_of_one_call_buys_it_with_a_free_judge_not_with_a_paid_one() -> None:
+    """What docs/routing.md says of RouteLLM's tables (1 per strong call): `cost_limit=1` leaves no room for the strong
+    call and its judging at the default judge's prices, and buys it with a free judge."""
+    n = 20
+    table = lab.OutcomeTable(
+        name="per call", models=("strong", "weak"), prompts=tuple(f"question {i}: " + "z" * 9 * i for i in range(n)),
+        quality=np.tile([1.0, 0.0], (n, 1)), cost=np.tile([1.0, 0.0], (n, 1)),
+    )  # fmt: skip
+    profiles = lab.profiles_for(table)
+    free = lab.SimulatedJudge(input_cost_per_1k=0, output_cost_per_1k=0)
+    for judge, quality in ((None, 0.0), (free, 1.0)):
+        router = FittedRouter(cost_weight=0, text=False).fit(table, profiles=profiles)
+        replay = await lab.replay_loop(table, router=router, judge=judge, cost_limit=1, progress=False)
+        assert replay.quality == quality
