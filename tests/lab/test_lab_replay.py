@@ -5,6 +5,7 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -448,3 +449,28 @@ def test_sweep_breaks_ties_by_predicted_cost_as_the_oracle_does() -> None:
     oracle = lab.oracle_curve(table, cost_weights=[0.0]).points[0]
     assert swept.shares == oracle.shares == {"cheap": 1.0}
     assert swept.cost == pytest.approx(0.0001)
+
+
+def test_rows_given_for_a_table_are_refused_saying_how_to_make_their_table() -> None:
+    """Before: `for train, test in table.kfold(5): lab.profiles_for(train)` (kfold gives row numbers) failed on
+    "AttributeError: 'numpy.ndarray' object has no attribute 'prompts'", and so did the baselines and `fit_prices`;
+    each now says what it takes, and how rows become their table."""
+    table = synthetic_table(40)
+    rows, _ = next(table.kfold(5))
+    train: Any = rows  # (as an untyped notebook passes them)
+    calls: dict[str, Callable[[], object]] = {
+        "profiles_for": lambda: lab.profiles_for(train),
+        "fit_prices": lambda: lab.fit_prices(train),
+        "single_model_points": lambda: lab.single_model_points(train),
+        "random_point": lambda: lab.random_point(train),
+        "zero_router_curve": lambda: lab.zero_router_curve(train),
+        "oracle_curve": lambda: lab.oracle_curve(train),
+        "sweep": lambda: lab.sweep(train, table.quality, table.cost, name="s"),
+        "ranking_curve": lambda: lab.ranking_curve(train, np.zeros(40), name="r"),
+        "fit": lambda: FittedRouter().fit(train),
+    }
+    for name, call in calls.items():
+        with pytest.raises(UserError, match=rf"^{name}.* not ndarray: .*table\.subset\(rows\) is their table"):
+            call()
+    with pytest.raises(UserError, match=r"^profiles_for\(table\): table is an OutcomeTable .*, not str$"):
+        lab.profiles_for(cast(Any, "train"))

@@ -10,7 +10,7 @@ import numpy as np
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ._deps import require
-from ._table import OutcomeTable
+from ._table import OutcomeTable, check_arguments
 
 __all__ = ["PriceFit", "fit_prices", "profiles_for"]
 
@@ -42,6 +42,7 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
     the recorded costs fitted stopped the runs before any answer. A model billed the same on every prompt (two or more,
     not free: RouteLLM's 1 per GPT-4 call) is priced per call: input 0, and its longest answer's tokens at that price.
     """
+    check_arguments("fit_prices(table)", table)
     nnls = require("scipy.optimize").nnls
     prompt_tokens = np.asarray([len(p) for p in table.prompts], dtype=np.float64) / CHARS_PER_TOKEN
     fits = []
@@ -96,6 +97,7 @@ def profiles_for(table: OutcomeTable, *, provider: str = "lab") -> list[ModelPro
 
     The profile's `version` is the table's model name, so routers and `replay` match them.
     """
+    check_arguments("profiles_for(table)", table)
     if not isinstance(provider, str) or not provider or ":" in provider or provider != provider.strip():
         raise UserError(
             f"provider is a plain name (the part before ':' in the profiles' names), e.g. provider='lab'; "

@@ -90,6 +90,7 @@ def sweep(
     Predictions are (rows, models) arrays aligned with `table.models`; the outcome of each
     choice is read from the table.
     """
+    check_arguments("sweep(table, predicted_quality, predicted_cost, name=...)", table)
     table.require_complete()
     shape = (len(table), len(table.models))
     predicted_quality, predicted_cost = (
@@ -126,6 +127,7 @@ def ranking_curve(table: OutcomeTable, gain: FloatArray | Sequence[float], *, na
     strong − weak). This is the threshold sweep RouteLLM's APGR and CPT are computed on. No threshold separates
     prompts of equal gain: within them the curve is the expected outcome of a random pick (a straight line).
     """
+    check_arguments("ranking_curve(table, gain, name=...)", table)
     table.require_complete()
     if len(table.models) != 2:
         raise UserError("a ranking curve is for two-model tables")
@@ -183,12 +185,14 @@ def _running_means(base: FloatArray, delta: FloatArray) -> FloatArray:
 
 def single_model_points(table: OutcomeTable) -> dict[str, OperatingPoint]:
     """Each model alone: its mean cost and quality."""
+    check_arguments("single_model_points(table)", table)
     table.require_complete()
     return {m: _point(table, np.full(len(table), j, dtype=np.int64)) for j, m in enumerate(table.models)}
 
 
 def random_point(table: OutcomeTable) -> OperatingPoint:
     """Routing uniformly at random among all models (in expectation)."""
+    check_arguments("random_point(table)", table)
     table.require_complete()
     m = len(table.models)
     return OperatingPoint(
@@ -200,6 +204,7 @@ def random_point(table: OutcomeTable) -> OperatingPoint:
 
 def zero_router_curve(table: OutcomeTable) -> Curve:
     """RouterBench's zero router: random mixtures of single models, i.e. the hull of their points."""
+    check_arguments("zero_router_curve(table)", table)
     points = single_model_points(table)
     return Curve("zero router (random mix)", tuple(OperatingPoint(p.cost, p.quality) for p in points.values()))
 
@@ -209,6 +214,7 @@ def oracle_curve(table: OutcomeTable, *, cost_weights: Sequence[float] | None = 
 
     At `w = 0` it picks, for each prompt, the best model and among those the cheapest.
     """
+    check_arguments("oracle_curve(table)", table)
     table.require_complete()
     tie_break = table.quality - 1e-9 * table.cost / max(float(table.cost.max()), 1e-30)
     weights = _weights(table.cost, cost_weights)

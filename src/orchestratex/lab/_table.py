@@ -382,6 +382,14 @@ def _distinct_ids(tables: Sequence[OutcomeTable]) -> tuple[str, ...]:
     return tuple(f"{t.name}/{i}" if unique else f"{k}:{t.name}/{i}" for k, t in enumerate(tables) for i in t.ids)
 
 
+def rows_hint(table: object) -> str:
+    """What to say of rows given where a table is due (as `kfold` gives them: `for train, test in table.kfold(5):
+    lab.profiles_for(train)` failed on "'numpy.ndarray' object has no attribute 'prompts'"); "" of anything else."""
+    if isinstance(table, np.ndarray) and np.issubdtype(table.dtype, np.integer):
+        return ": these are rows of a table (as table.kfold(...) gives them); table.subset(rows) is their table"
+    return ""
+
+
 def check_arguments(call: str, table: object, router: object = None) -> None:
     """Refuse, naming the call's signature `call`, a table that is not an `OutcomeTable` or a router that is not a
     `Router` (arguments swapped, say), instead of failing later on a missing attribute."""
@@ -391,7 +399,7 @@ def check_arguments(call: str, table: object, router: object = None) -> None:
     if not isinstance(table, OutcomeTable):
         raise UserError(
             f"{call}: table is an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), "
-            f"not {type(table).__name__}"
+            f"not {type(table).__name__}{rows_hint(table)}"
         )
     if router is not None and not isinstance(router, Router):
         raise UserError(f"{call}: router is a Router (e.g. FittedRouter().fit(table)), not {type(router).__name__}")

@@ -56,12 +56,13 @@ def fit(router: FittedRouter, table: OutcomeTable, *, profiles: Sequence[ModelPr
     """What `FittedRouter.fit` does (see there)."""
     np = load_numpy()
     from ..lab._progress import check_progress
-    from ..lab._table import OutcomeTable
+    from ..lab._table import OutcomeTable, rows_hint
 
     check_progress(progress)
     if not isinstance(table, OutcomeTable):
         raise UserError(
-            f"fit takes an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), not {type(table).__name__}"
+            "fit takes an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), "
+            f"not {type(table).__name__}{rows_hint(table)}"
         )
     profiles = check_profiles(profiles, "fit(table, profiles=...)")
     if len(table) < 2:
