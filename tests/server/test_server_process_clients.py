@@ -187,7 +187,7 @@ def test_a_budget_given_twice_in_the_body_is_refused_not_dropped(served: Served)
     )
 
 
-def test_a_websocket_without_a_key_is_told_of_the_token_parameter(served: Served) -> None:
+def test_a_websocket_without_a_key_is_told_of_the_subprotocol(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
 
     async def handshake(query: str) -> websockets.InvalidStatus:
@@ -197,7 +197,8 @@ def test_a_websocket_without_a_key_is_told_of_the_token_parameter(served: Served
 
     refused = asyncio.run(handshake(""))
     assert refused.response.status_code == 401
-    assert "`?token=<key>`" in json.loads(refused.response.body)["detail"]
+    detail = json.loads(refused.response.body)["detail"]
+    assert "`orchestratex` and `bearer.<key>`" in detail and "?token=" not in detail  # (not the URL: it is logged)
     empty = asyncio.run(handshake("?token="))
     assert json.loads(empty.response.body)["detail"].startswith("the `token` query parameter is empty")
 
