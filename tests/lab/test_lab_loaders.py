@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -93,8 +94,10 @@ def test_routellm_formats_and_contamination(tmp_path: Path) -> None:
     bench = lab.load_routellm(tmp_path, "mt_bench")
     np.testing.assert_allclose(bench.quality, [[9.5, 7.5]])
     assert bench.tasks == ("writing",)
-    # ids name the benchmark: two sets concatenate with distinct ids (the replay's judge needs them)
-    assert lab.OutcomeTable.concat([table, bench]).ids == ("gsm8k/0", "gsm8k/2", "mt_bench/81")
+    # ids name the benchmark: two sets concatenate with distinct ids (the replay's judge needs them), once on one
+    # quality scale (GSM8K's 1/0 next to MT-Bench's 1–10 scores is refused)
+    scores = dataclasses.replace(bench, quality=bench.quality / 10)
+    assert lab.OutcomeTable.concat([table, scores]).ids == ("gsm8k/0", "gsm8k/2", "mt_bench/81")
     with pytest.raises(ValueError, match="benchmark must be"):
         lab.load_routellm(tmp_path, "humaneval")  # type: ignore[arg-type]
 

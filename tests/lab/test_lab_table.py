@@ -6,6 +6,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from orchestratex import lab
 from orchestratex.exceptions import UserError
 from orchestratex.lab import OutcomeTable, fit_prices, profiles_for
 from orchestratex.lab._loaders import routerbench_table
@@ -309,3 +310,25 @@ def test_concat_takes_a_generator_of_tables_and_says_what_it_takes() -> None:
         OutcomeTable.concat({"a": a})  # type: ignore[dict-item]
     with pytest.raises(UserError, match="nothing to concatenate"):
         OutcomeTable.concat(t for t in cast(list[OutcomeTable], []))
+
+
+async def test_tables_of_right_and_wrong_answers_and_of_judge_scores_are_not_concatenated() -> None:
+    """Before: GSM8K's 1/0 table and MT-Bench's 1–10 scores (RouteLLM's, whose ids are made to concatenate) made one
+    table read on the 1–10 scale: GSM8K's right answers became scores of 1, judged wrong, and `replay_loop` reported
+    the mean of the two scales (5.74) in silence. Rescaled to one scale, they concatenate."""
+    import dataclasses
+
+    n = 6
+    right_wrong = OutcomeTable(
+        name="gsm8k", models=("a", "b"), prompts=tuple(f"sum {i}" for i in range(n)),
+        quality=np.tile([1.0, 0.0], (n, 1)), cost=np.tile([1.0, 0.0], (n, 1)), ids=tuple(f"g{i}" for i in range(n)),
+    )  # fmt: skip
+    scores = OutcomeTable(
+        name="mt_bench", models=("a", "b"), prompts=tuple(f"write {i}" for i in range(n)),
+        quality=np.tile([9.0, 4.0], (n, 1)), cost=np.tile([1.0, 0.0], (n, 1)), ids=tuple(f"m{i}" for i in range(n)),
+    )  # fmt: skip
+    with pytest.raises(UserError, match=r"'gsm8k' \(quality 0–1\) and 'mt_bench' \(scores up to 9\) are on different"):
+        OutcomeTable.concat([right_wrong, scores])
+    both = OutcomeTable.concat([right_wrong, dataclasses.replace(scores, quality=scores.quality / 10)])
+    replay = await lab.replay_loop(both, router=FittedRouter(text=False).fit(both), progress=False)
+    assert replay.quality == pytest.approx(0.95)  # a's answers: 1 and 0.9

@@ -345,6 +345,7 @@ class OutcomeTable:
         # (the same models in another column order, as a CSV file re-saved with its columns sorted: before, refused
         # as "different models")
         tables = [t if t.models == models else t.with_models(*models) for t in tables]
+        _check_scales(tables)
         chars = [t.output_chars for t in tables]
         return OutcomeTable(
             name=name or "+".join(t.name for t in tables),
@@ -380,6 +381,21 @@ def _distinct_ids(tables: Sequence[OutcomeTable]) -> tuple[str, ...]:
     names = [t.name for t in tables]
     unique = len(set(names)) == len(names)
     return tuple(f"{t.name}/{i}" if unique else f"{k}:{t.name}/{i}" for k, t in enumerate(tables) for i in t.ids)
+
+
+def _check_scales(tables: list[OutcomeTable]) -> None:
+    """Refuse tables of 0–1 quality next to tables of 1–10 scores: a table reads all its qualities on one scale (the
+    largest's), so GSM8K's right answers (1) concatenated with MT-Bench's scores became scores of 1 out of 10, judged
+    wrong, and `replay_loop` reported a mean of the two scales in silence."""
+    tops = [(t, float(np.nanmax(t.quality))) for t in tables if bool(t.observed.any())]
+    small = next((t for t, top in tops if top <= 1), None)
+    large = next(((t, top) for t, top in tops if top > 1), None)
+    if small is not None and large is not None:
+        raise UserError(
+            f"tables {small.name!r} (quality 0–1) and {large[0].name!r} (scores up to {large[1]:g}) are on different "
+            f"scales, and a table reads all its qualities on one (a right answer of {small.name!r}, 1, would be a "
+            f"score of 1 out of 10): rescale one first, e.g. dataclasses.replace(table, quality=table.quality / 10)"
+        )
 
 
 def rows_hint(table: object) -> str:
