@@ -342,7 +342,7 @@ def env_catalog_path(env: Mapping[str, str] | None = None) -> str | None:
     return (os.environ if env is None else env).get(CATALOG_ENV, "").strip() or None
 
 
-def load_env_catalog_file(path: str) -> CatalogFile:
+def load_env_catalog_file(path: str, *, watch: bool = False) -> CatalogFile:
     """`load_catalog_file` of the path `ORCHESTRATEX_CATALOG` gave (see `env_catalog_path`): its errors name the
     variable (the user may not know it is set, in a shell profile or a container's environment)."""
     from .exceptions import ConfigurationError, UnknownPriceError
@@ -354,15 +354,16 @@ def load_env_catalog_file(path: str) -> CatalogFile:
             f"{CATALOG_ENV})"
         )
     try:
-        return load_catalog_file(path)
+        return load_catalog_file(path, watch=watch)
     except (ConfigurationError, UnknownPriceError) as exc:
         raise type(exc)(f"{exc.message} (the catalog named by {CATALOG_ENV})") from exc
 
 
-def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:
-    """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong."""
+def load_catalog_file(path: str | os.PathLike[str], *, watch: bool = False) -> CatalogFile:
+    """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong. With
+    `watch`, the catalog re-reads the file when it changes (`ModelCatalog.from_file(path, watch=True)`)."""
     from .catalog import ModelCatalog
 
-    catalog = ModelCatalog.from_file(path)  # (which checks the path: `catalog=""` read the working directory)
+    catalog = ModelCatalog.from_file(path, watch=watch)  # (checks the path: `catalog=""` read the working directory)
     path = Path(path).expanduser()
     return CatalogFile(path=path, catalog=catalog, providers=dict(catalog._endpoints))

@@ -62,10 +62,13 @@ class ServerProcess:
         uvicorn_args: list[str] | None = None,
         app: str = "orchestratex.server:create_app",
         port: int = 0,
+        serve_args: list[str] | None = None,
     ) -> None:
         """`uvicorn_args`: run `uvicorn --factory <app>` with these arguments instead of `orchestratex serve` (the
         store from `ORCHESTRATEX_STORE_URL`). `port`: 0 (the default), a free one the server binds itself, known
-        (`port`, `base_url`, `ws_url`) once it has started; started again, it serves on the same one."""
+        (`port`, `base_url`, `ws_url`) once it has started; started again, it serves on the same one. `serve_args`:
+        more arguments of `orchestratex serve` (`--catalog FILE`)."""
+        self.serve_args = serve_args or []
         self.store_url = store_url
         self.uvicorn_args = uvicorn_args
         self.app = app
@@ -79,6 +82,7 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         log = self.log_path.open("ab")
         args = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--store", self.store_url]
+        args += self.serve_args
         env = self.env
         if self.uvicorn_args is not None:
             args = [sys.executable, "-m", "uvicorn", "--factory", self.app]

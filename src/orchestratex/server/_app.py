@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 
+from ..catalog import ModelCatalog
 from ..orchestrator import Orchestrator
 from ..stores import Store, store_from_url
 from ..stores._opening import open_checked
@@ -110,7 +111,7 @@ def create_app(
     owns_orchestrator = orchestrator is None
     if orchestrator is None:
         store = store if store is not None else store_from_url(default_store_url() if store_url is None else store_url)
-        orchestrator = Orchestrator(store=store, lease_ttl_s=settings.lease_ttl_s)
+        orchestrator = Orchestrator(store=store, lease_ttl_s=settings.lease_ttl_s, catalog=_served_catalog())
     elif store is not None and store is not orchestrator.store:
         raise ConfigurationError("give either an orchestrator or a store (the orchestrator's store is used)")
     store = orchestrator.store
@@ -234,6 +235,17 @@ def create_app(
     _ws.install_not_found(app)  # (after the last mount)
     _document_security(app)
     return app
+
+
+def _served_catalog() -> ModelCatalog | None:
+    """The catalog file `ORCHESTRATEX_CATALOG` names (`orchestratex serve --catalog FILE` sets it), watched: a running
+    server re-reads it when it changes, as `ModelCatalog.from_file(path, watch=True)` does; an edit that breaks it is
+    logged and the last good models stay. It was read once, so an edited file's prices and models showed only after a
+    restart. None without the variable (the orchestrator's own default)."""
+    from .._catalog_file import env_catalog_path, load_env_catalog_file
+
+    path = env_catalog_path()
+    return None if path is None else load_env_catalog_file(path, watch=True).catalog
 
 
 def _drop_handlers(orchestrator: Orchestrator, handlers: list[Any]) -> list[Any]:
