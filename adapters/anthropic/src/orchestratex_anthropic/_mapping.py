@@ -132,7 +132,14 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
     tokens = _usage(usage)
     if tokens is None:
         raise MalformedResponse("message usage without token counts")
-    text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
+    texts: list[str] = []
+    for block in content:
+        if getattr(block, "type", None) == "text":
+            piece = getattr(block, "text", None)
+            if not isinstance(piece, str):  # (a gateway's: joined, it failed the run with a bare TypeError)
+                raise MalformedResponse(f"message with a text block whose text is not a string: {piece!r}")
+            texts.append(piece)
+    text = "".join(texts)
     finish = _FINISH.get(stop_reason, stop_reason)
     text, cut = _cut_at_whitespace_stops(text, request.stop)
     if cut:
