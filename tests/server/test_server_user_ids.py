@@ -72,6 +72,8 @@ def test_the_longest_user_id_a_key_is_given_is_one_the_api_names(api: Api) -> No
     assert api.client.get(f"/api/sessions/user/{longest}", headers=bearer(key)).status_code == 200
     with pytest.raises(UserError, match="at most 200 characters, not 201"):
         in_app_loop(api.client).call(issue_api_key, api.store, longest + "u")
+    with pytest.raises(UserError, match="at most 200 characters, not 400"):  # (U+0958 is two code points in NFC)
+        in_app_loop(api.client).call(issue_api_key, api.store, "\u0958" * 200)
 
 
 @pytest.mark.parametrize("route", ["/api/sessions/user/{}", "/api/analytics/user/{}"])

@@ -97,6 +97,9 @@ async def issue_api_key(store: Store, user_id: str, *, admin: bool = False, labe
         raise UserError(problem)
     composed = unicodedata.normalize("NFC", user_id)
     if composed != user_id and not await _has_keys(store, user_id):
+        problem = user_id_problem(composed)  # (NFC may lengthen an id: U+0958 is two code points in it)
+        if problem is not None:
+            raise UserError(problem)
         user_id = composed
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await store.create_api_key(ApiKey(key_hash=hash_key(key), user_id=user_id, admin=admin, label=label))
