@@ -176,3 +176,21 @@ def test_keys_create_stores_a_user_id_composed(tmp_path: Path) -> None:
     args = [*CLI, "keys", "list", "--json", "--store", store_url]
     done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
     assert [k["user_id"] for k in json.loads(done.stdout)] == [ZOE, ZOE, "be\u0301a", "be\u0301a"]
+
+
+def test_keys_of_a_user_id_given_decomposed_are_listed(api: Api, tmp_path: Path) -> None:
+    """`keys create` stores `zoë` composed (NFC); asked for with the id as it was given (decomposed, pasted from a
+    macOS file name), `keys list --user` and the admin API's `?user_id=` listed nothing, read as "zoë has no keys"."""
+    import json
+
+    store_url = f"sqlite:///{tmp_path / 'k.db'}"
+    args = [*CLI, "keys", "create", ZOE_DECOMPOSED, "--store", store_url]
+    done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    args = [*CLI, "keys", "list", "--user", ZOE_DECOMPOSED, "--json", "--store", store_url]
+    done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert [k["user_id"] for k in json.loads(done.stdout)] == [ZOE], done.stderr
+    in_app_loop(api.client).call(issue_api_key, api.store, ZOE_DECOMPOSED)
+    for asked in (ZOE_DECOMPOSED, ZOE):
+        listed = api.client.get("/api/admin/keys/", params={"user_id": asked}, headers=api.admin)
+        assert listed.status_code == 200 and [k["user_id"] for k in listed.json()] == [ZOE], listed.text

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 
 from .._ids import in_utc
+from .._user_keys import user_keys
 from ..exceptions import NotFound, UserError
 from ..records import ApiKey
 from ..stores import Store, open_store
@@ -35,7 +36,7 @@ async def _create(url: str, user_id: str, admin: bool, label: str | None) -> str
 async def _list(url: str, user_id: str | None) -> list[ApiKey]:
     store = await open_store(url)
     try:
-        return await store.list_api_keys(user_id)
+        return await user_keys(store, user_id)
     except NotImplementedError:
         raise UserError(f"{type(store).__name__} cannot list API keys (it does not implement list_api_keys)") from None
     finally:

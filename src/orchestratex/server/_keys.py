@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._ids import is_object_id
 from .._timestamps import Timestamp
+from .._user_keys import user_keys
 from ..exceptions import NotFound
 from ..records import ApiKey
 from ._access import id_rule
@@ -141,7 +142,7 @@ async def list_keys(
     problem = None if user_id is None else user_id_problem(user_id)
     if problem is not None:  # (`?user_id=%20alice` listed nothing, read as "alice has no keys")
         raise invalid("query", "user_id", problem)
-    return [key_info(k) for k in await state_of(request).store.list_api_keys(user_id)]
+    return [key_info(k) for k in await user_keys(state_of(request).store, user_id)]
 
 
 @router.delete("/{key_id}", response_model=ApiKeyInfo, summary="Revoke API Key")
