@@ -16,11 +16,12 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def _show_once_stalled(oid: str, url: str) -> subprocess.CompletedProcess[str]:
-    """`runs show` once the killed run's lease (1 s) has expired: its process renews it no more."""
+    """`runs show` once the killed run's lease (1 s) has expired: its process renews it no more. (Before that, a note
+    says its process is not running here: tests/cli/test_runs_show_holder_gone.py.)"""
     deadline = time.monotonic() + 60
     while True:
         shown = run_cli("runs", "show", oid, "--store", url)
-        if "stalled" in shown.stdout or time.monotonic() > deadline:
+        if "its lease expired" in shown.stdout or time.monotonic() > deadline:
             return shown
         time.sleep(0.5)
 
