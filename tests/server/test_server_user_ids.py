@@ -194,3 +194,27 @@ def test_keys_of_a_user_id_given_decomposed_are_listed(api: Api, tmp_path: Path)
     for asked in (ZOE_DECOMPOSED, ZOE):
         listed = api.client.get("/api/admin/keys/", params={"user_id": asked}, headers=api.admin)
         assert listed.status_code == 200 and [k["user_id"] for k in listed.json()] == [ZOE], listed.text
+
+
+def test_an_admin_naming_a_user_in_another_unicode_form_reaches_their_sessions(api: Api) -> None:
+    """An admin's `zoë` pasted decomposed (as `keys create` was given it, which stores it composed) made her sessions
+    under another id than her key's, listed none of hers and gave her analytics as empty; it now names her. An id
+    whose sessions were stored decomposed before is still reached as given."""
+    from urllib.parse import quote
+
+    from orchestratex.records import Session
+
+    key = bearer(in_app_loop(api.client).call(issue_api_key, api.store, ZOE_DECOMPOSED))
+    made = api.session(api.admin, user_id=ZOE_DECOMPOSED)
+    assert made["user_id"] == ZOE
+    assert [s["_id"] for s in api.client.get(f"/api/sessions/user/{quote(ZOE)}", headers=key).json()] == [made["_id"]]
+    for asked in (ZOE_DECOMPOSED, ZOE):
+        r = api.client.get(f"/api/sessions/user/{quote(asked)}", headers=api.admin)
+        assert [s["_id"] for s in r.json()] == [made["_id"]], r.text
+        assert api.client.get(f"/api/analytics/user/{quote(asked)}", headers=api.admin).status_code == 200
+    bea = "be\u0301a"
+    older = Session(user_id=bea, max_iterations=1)  # (stored decomposed by an earlier version)
+    in_app_loop(api.client).call(api.store.create_session, older)
+    r = api.client.get(f"/api/sessions/user/{quote(bea)}", headers=api.admin)
+    assert [s["_id"] for s in r.json()] == [older.id], r.text
+    assert api.session(api.admin, user_id=bea)["user_id"] == bea

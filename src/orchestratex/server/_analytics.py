@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from ..exceptions import NotFound
 from ._access import load_session
 from ._app import state_of
-from ._auth import principal_of
+from ._auth import named_user, principal_of
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import Analytics, check_query, document
 from ._users import PathUserId
@@ -39,7 +39,8 @@ async def user_analytics(user_id: PathUserId, request: Request) -> Response:
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
-    return document(await state_of(request).store.user_analytics(user.own(user_id)))
+    store = state_of(request).store
+    return document(await store.user_analytics(await named_user(store, user, user_id)))
 
 
 @router.get("/session", include_in_schema=False)

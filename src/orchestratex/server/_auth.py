@@ -48,6 +48,7 @@ __all__ = [
     "ensure_owner",
     "hash_key",
     "issue_api_key",
+    "named_user",
     "no_key_reason",
     "principal_of",
     "unknown_key_reason",
@@ -104,6 +105,19 @@ async def issue_api_key(store: Store, user_id: str, *, admin: bool = False, labe
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await store.create_api_key(ApiKey(key_hash=hash_key(key), user_id=user_id, admin=admin, label=label))
     return key
+
+
+async def named_user(store: Store, principal: Principal, user_id: str) -> str:
+    """`user_id`, which `principal` may see, as its user's records hold it: the caller's own id however it is typed
+    (`Principal.own`); another user's (an admin's request) in NFC, as ids are given out, unless given in another form
+    that has sessions stored (made before). Only that last case reads the store (one session)."""
+    own = principal.own(user_id)
+    if own != user_id or own == principal.user_id:
+        return own
+    composed = unicodedata.normalize("NFC", user_id)
+    if composed == user_id:
+        return user_id
+    return user_id if await store.list_sessions(user_id, limit=1) else composed
 
 
 async def _has_keys(store: Store, user_id: str) -> bool:

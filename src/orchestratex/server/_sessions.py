@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from ..exceptions import NotFound
 from ._access import load_session, load_to_stop
 from ._app import state_of
-from ._auth import principal_of
+from ._auth import named_user, principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import (
@@ -38,11 +38,12 @@ async def create_session(body: SessionCreate, request: Request) -> Response:
     user answers 404, as for anything of another user."""
     check_query(request, (), BODY_ONLY)
     user = principal_of(request)
-    user_id = user.user_id if body.user_id is None else user.own(body.user_id)
+    user_id = user.user_id if body.user_id is None else body.user_id
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
-    session = await state_of(request).orchestrator.create_session(
-        user_id,
+    state = state_of(request)
+    session = await state.orchestrator.create_session(
+        await named_user(state.store, user, user_id),
         max_iterations=body.max_iterations,
         preferred_models=body.settings.preferred_models,
         cost_limit=body.settings.cost_limit,
@@ -59,8 +60,8 @@ async def list_user_sessions(user_id: PathUserId, request: Request, limit: Limit
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
-    user_id = user.own(user_id)
     store = state_of(request).store
+    user_id = await named_user(store, user, user_id)
     return await stream_documents(lambda n, at: store.list_sessions(user_id, limit=n, offset=at), limit, offset)
 
 
