@@ -7,6 +7,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+
+def _suite_run(tmp_path: Path, suite: str, machine: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`suite` run by pytest in `tmp_path` as a user's suite (its conftest blocks model requests and takes the
+    fixtures), in a process whose environment has the machine's variables `machine` besides this one's."""
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_mine.py").write_text(suite, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env={**os.environ, **machine, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 SUITE = """
 import os
 
@@ -24,26 +44,7 @@ def test_the_machines_variables_are_hidden() -> None:
 def test_a_simulator_seed_set_on_the_machine_does_not_reach_the_tests(tmp_path: Path) -> None:
     # ORCHESTRATEX_SIM_SEED in a developer's shell profile gave every simulated run of their suite other models,
     # scores and costs than CI's
-    (tmp_path / "conftest.py").write_text(
-        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
-        "block_model_requests()\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "test_mine.py").write_text(SUITE, encoding="utf-8")
-    env = {
-        **os.environ,
-        "ORCHESTRATEX_SIM_SEED": "7",
-        "OPENAI_API_KEY": "sk-test",
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _suite_run(tmp_path, SUITE, {"ORCHESTRATEX_SIM_SEED": "7", "OPENAI_API_KEY": "sk-test"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
 
@@ -109,26 +110,10 @@ def test_the_machines_telemetry_and_simulator_settings_do_not_reach_the_tests(tm
     # ORCHESTRATEX_TRACING=enabled (mistyped) in a developer's shell failed every test that made an Orchestrator;
     # ORCHESTRATEX_LOG_CONTENT=true put prompts in the log lines a test reads; ORCHESTRATEX_SIM_LATENCY_SCALE changed
     # how the simulated runs interleave (and how long the suite took)
-    (tmp_path / "conftest.py").write_text(
-        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
-        "block_model_requests()\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "test_mine.py").write_text(MACHINE_SETTINGS, encoding="utf-8")
-    env = {
-        **os.environ,
-        "ORCHESTRATEX_TRACING": "enabled",
-        "ORCHESTRATEX_LOG_CONTENT": "true",
-        "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = _suite_run(
+        tmp_path,
+        MACHINE_SETTINGS,
+        {"ORCHESTRATEX_TRACING": "enabled", "ORCHESTRATEX_LOG_CONTENT": "true", "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
@@ -150,25 +135,7 @@ def test_a_tracer_provider_named_on_the_machine_does_not_reach_the_tests(tmp_pat
     # OTEL_PYTHON_TRACER_PROVIDER in a developer's shell (for an application whose virtualenv has that provider)
     # failed every test that made an Orchestrator ("ConfigurationError: OTEL_PYTHON_TRACER_PROVIDER: OpenTelemetry
     # cannot load the tracer provider …"), and one the tests' virtualenv has made their runs trace
-    (tmp_path / "conftest.py").write_text(
-        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
-        "block_model_requests()\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "test_mine.py").write_text(TRACER_PROVIDER, encoding="utf-8")
-    env = {
-        **os.environ,
-        "OTEL_PYTHON_TRACER_PROVIDER": "acme_tracer_provider",
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _suite_run(tmp_path, TRACER_PROVIDER, {"OTEL_PYTHON_TRACER_PROVIDER": "acme_tracer_provider"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
 
@@ -190,21 +157,7 @@ def test_a_provider_timeout_set_on_the_machine_does_not_reach_the_tests(tmp_path
     # ORCHESTRATEX_PROVIDER_TIMEOUT_S in a developer's shell (set for a local model on a CPU, as docs/providers say)
     # gave the providers their tests build from the environment another timeout than CI's, and a value that is no
     # number failed every such test ("ConfigurationError: ORCHESTRATEX_PROVIDER_TIMEOUT_S must be a number …")
-    (tmp_path / "conftest.py").write_text(
-        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
-        "block_model_requests()\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "test_mine.py").write_text(PROVIDER_TIMEOUT, encoding="utf-8")
-    env = {**os.environ, "ORCHESTRATEX_PROVIDER_TIMEOUT_S": "ten minutes", "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _suite_run(tmp_path, PROVIDER_TIMEOUT, {"ORCHESTRATEX_PROVIDER_TIMEOUT_S": "ten minutes"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
 
@@ -247,25 +200,13 @@ def test_the_anthropic_sdk_s_own_variables_on_the_machine_do_not_reach_the_tests
     # A Claude Code user's shell sets ANTHROPIC_CUSTOM_HEADERS (a gateway's headers) and ANTHROPIC_AUTH_TOKEN, which the
     # Anthropic SDK reads itself: the custom headers went into every request of their suite's mocked providers, an
     # Authorization line among them replacing the key the test gave (OrchestrateX's own contract tests failed so)
-    (tmp_path / "conftest.py").write_text(
-        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
-        "block_model_requests()\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "test_mine.py").write_text(ANTHROPIC_MOCK, encoding="utf-8")
-    env = {
-        **os.environ,
-        "ANTHROPIC_CUSTOM_HEADERS": "Authorization: Bearer gateway-token\nx-gateway: gateway-key",
-        "ANTHROPIC_AUTH_TOKEN": "gateway-oauth-token",
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = _suite_run(
+        tmp_path,
+        ANTHROPIC_MOCK,
+        {
+            "ANTHROPIC_CUSTOM_HEADERS": "Authorization: Bearer gateway-token\nx-gateway: gateway-key",
+            "ANTHROPIC_AUTH_TOKEN": "gateway-oauth-token",
+        },
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
