@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry import trace
@@ -41,6 +43,26 @@ def _model(name: str, quality: float) -> ModelProfile:
         max_output_tokens=1000,
         quality=quality,
     )
+
+
+def panel_reply(answer: Callable[[GenerationRequest], str], odd: str) -> tuple[httpx2.Response, str]:
+    """One `/v1` call to a server whose `answer`ing models are `function:writer` and the panel `function:<odd>` and
+    `function:judge`, and the server's `/metrics` after it."""
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answer)],
+        catalog=ModelCatalog([_model("writer", 9.0), _model(odd, 8.0), _model("judge", 7.9)]),
+        router=BayesianRouter(explore=False),
+        evaluator=LLMJudgeEvaluator(panel_size=2, min_quality=None),
+        judges=[f"function:{odd}", "function:judge"],
+        store=store,
+    )
+    app = create_app(orchestrator=orchestrator, settings=ServerSettings(metrics="open"))
+    with TestClient(app) as client:
+        key = in_app_loop(client).call(issue_api_key, store, "alice")
+        body = {"model": "orchestratex/auto", "messages": [{"role": "user", "content": "Name a prime"}]}
+        reply = client.post("/v1/chat/completions", json=body, headers=bearer(key))
+        return reply, client.get("/metrics").text
 
 
 def _answer(request: GenerationRequest) -> str:
@@ -119,21 +141,7 @@ def test_a_judges_billed_refusal_counts_in_the_metrics() -> None:
             raise ContentFiltered("the judge refused", status_code=200, usage=Usage(input_tokens=300, output_tokens=20))
         return '{"score": 9, "feedback": "fine"}' if request.purpose == "judge" else "7"
 
-    store = MemoryStore()
-    orchestrator = Orchestrator(
-        providers=[FunctionProvider(judged)],
-        catalog=ModelCatalog([_model("writer", 9.0), _model("shy", 8.0), _model("judge", 7.9)]),
-        router=BayesianRouter(explore=False),
-        evaluator=LLMJudgeEvaluator(panel_size=2, min_quality=None),
-        judges=["function:shy", "function:judge"],
-        store=store,
-    )
-    app = create_app(orchestrator=orchestrator, settings=ServerSettings(metrics="open"))
-    with TestClient(app) as client:
-        key = in_app_loop(client).call(issue_api_key, store, "alice")
-        body = {"model": "orchestratex/auto", "messages": [{"role": "user", "content": "Name a prime"}]}
-        answer = client.post("/v1/chat/completions", json=body, headers=bearer(key))
-        metrics = client.get("/metrics").text
+    answer, metrics = panel_reply(judged, "shy")
     assert answer.status_code == 200, answer.text
     total = answer.json()["orchestratex"]["cost"]
     costs = {

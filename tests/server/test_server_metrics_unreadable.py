@@ -6,33 +6,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestratex import (
-    BayesianRouter,
-    FunctionProvider,
-    GenerationRequest,
-    LLMJudgeEvaluator,
-    ModelCatalog,
-    ModelProfile,
-    Orchestrator,
-)
-from orchestratex.server import ServerSettings, create_app, issue_api_key
-from orchestratex.stores import MemoryStore
+from orchestratex import GenerationRequest
 
-from .conftest import bearer, in_app_loop
-
-
-def _model(name: str, quality: float) -> ModelProfile:
-    return ModelProfile(
-        name=f"function:{name}",
-        input_cost_per_1k=0.001,
-        output_cost_per_1k=0.002,
-        context_window=100_000,
-        max_output_tokens=1000,
-        quality=quality,
-    )
+from .test_server_metrics_billed import panel_reply
 
 
 @pytest.mark.parametrize("said", ["I liked it a lot, well done.", "  \n"], ids=["no-score", "blank"])
@@ -47,21 +25,7 @@ def test_a_judge_whose_verdict_cannot_be_read_counts_as_a_failed_call(
         return said if request.model.name == "function:mumbler" else '{"score": 9, "feedback": "fine"}'
 
     caplog.set_level(logging.INFO, logger="orchestratex.providers")
-    store = MemoryStore()
-    orchestrator = Orchestrator(
-        providers=[FunctionProvider(answer)],
-        catalog=ModelCatalog([_model("writer", 9.0), _model("mumbler", 8.0), _model("judge", 7.9)]),
-        router=BayesianRouter(explore=False),
-        evaluator=LLMJudgeEvaluator(panel_size=2, min_quality=None),
-        judges=["function:mumbler", "function:judge"],
-        store=store,
-    )
-    app = create_app(orchestrator=orchestrator, settings=ServerSettings(metrics="open"))
-    with TestClient(app) as client:
-        key = in_app_loop(client).call(issue_api_key, store, "alice")
-        body = {"model": "orchestratex/auto", "messages": [{"role": "user", "content": "Name a prime"}]}
-        reply = client.post("/v1/chat/completions", json=body, headers=bearer(key))
-        metrics = client.get("/metrics").text
+    reply, metrics = panel_reply(answer, "mumbler")
     assert reply.status_code == 200, reply.text
     calls = {
         (s.labels["model"], s.labels["role"], s.labels["outcome"]): s.value
