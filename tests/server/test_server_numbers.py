@@ -215,12 +215,16 @@ def test_a_negative_zero_is_read_as_zero_not_shown_back_as_minus_zero(api: Api) 
     assert '"cost_limit":0.0' in stored.text and ":-0" not in stored.text
     session = api.session(settings={"cost_limit": 1.0})
     thread = api.thread(session["_id"])
-    body = json.dumps({"thread_id": thread["_id"], "settings": {"cost_limit": -0.0, "evaluation_threshold": -0.0}})
+    body = json.dumps({"thread_id": thread["_id"], "settings": {"evaluation_threshold": -0.0}})
     r = api.client.post("/api/orchestration/start", content=body, headers={**api.alice, **_JSON})
     assert r.status_code == 202, r.text
-    settings = r.json()["settings"]
-    assert (settings["cost_limit"], settings["evaluation_threshold"]) == (0.0, 0.0)
+    assert r.json()["settings"]["evaluation_threshold"] == 0.0
     assert ":-0" not in r.text
+    # a start's own cost_limit of -0.0 is the budget of nothing it equals (refused: its run could spend nothing)
+    body = json.dumps({"thread_id": thread["_id"], "settings": {"cost_limit": -0.0}})
+    r = api.client.post("/api/orchestration/start", content=body, headers={**api.alice, **_JSON})
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].startswith("settings.cost_limit is $0, a budget of nothing")
 
 
 _JSON = {"Content-Type": "application/json"}

@@ -161,6 +161,34 @@ def test_a_start_in_a_session_with_no_budget_is_refused_409_not_run_to_fail(api:
     assert api.start(api.thread(api.session(settings={"cost_limit": 0.001})["_id"])["_id"])["status"] == "pending"
 
 
+def test_a_start_whose_own_cost_limit_is_0_is_refused_409_not_run_to_fail(api: Api) -> None:
+    # `"settings": {"cost_limit": 0}` on the start (sent, say, as "no limit"): answered 202, then its run failed
+    # `budget` without a call, as a start in a session with a cost_limit of 0 did before it answered 409
+    session = api.session(settings={"cost_limit": 10.0})
+    tid = api.thread(session["_id"])["_id"]
+    for zero in (0, 0.0, -0.0):
+        r = api.client.post(
+            "/api/orchestration/start", json={"thread_id": tid, "settings": {"cost_limit": zero}}, headers=api.alice
+        )
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"] == (
+            "settings.cost_limit is $0, a budget of nothing for this orchestration (not 'no limit': leave cost_limit"
+            " out for the session's budget alone): it could not spend anything; give it a budget, or leave it out"
+        )
+    analytics = api.client.get(f"/api/analytics/session/{session['_id']}", headers=api.alice).json()
+    assert analytics["orchestrations"] == 0  # nothing was stored
+    # in a session with nothing left, the session's reason is the one given
+    spent = api.session(settings={"cost_limit": 0})
+    r = api.client.post(
+        "/api/orchestration/start",
+        json={"thread_id": api.thread(spent["_id"])["_id"], "settings": {"cost_limit": 0}},
+        headers=api.alice,
+    )
+    assert r.status_code == 409 and r.json()["detail"].startswith(f"session {spent['_id']} has a cost_limit of $0")
+    # a budget of its own, however small, is the run's to decide
+    assert api.start(tid, settings={"cost_limit": 0.001})["status"] == "pending"
+
+
 async def _spend(api: Api, thread_id: str, amount: float) -> None:
     """`amount` spent in the thread's session, by a run (stored, then its commit adding what it spent)."""
     thread = await api.store.get_thread(thread_id)
@@ -181,4 +209,8 @@ def test_a_session_with_no_budget_still_runs_free_models() -> None:
         api = Api(client, store, bearer(key), {}, {}, {"alice": key})
         tid = api.thread(api.session(max_iterations=1, settings={"cost_limit": 0})["_id"])["_id"]
         final = api.wait(api.start(tid)["_id"])
+        assert (final["status"], final["total_cost"]) == ("completed", 0.0)
+        # and so is a start whose own cost_limit is 0, in a session with a budget
+        tid = api.thread(api.session(max_iterations=1)["_id"])["_id"]
+        final = api.wait(api.start(tid, settings={"cost_limit": 0})["_id"])
         assert (final["status"], final["total_cost"]) == ("completed", 0.0)

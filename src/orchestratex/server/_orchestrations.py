@@ -32,7 +32,7 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
 
     Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
     `cost_limit` bounds every call. 409 when the session is not active, or has spent its whole `cost_limit` (and no
-    model of the catalog is free); 429 when the user already
+    model of the catalog is free), and when its own `settings.cost_limit` is 0 (the same); 429 when the user already
     runs the most orchestrations allowed at once; 413 when what it stores (its prompt, the thread's context, the
     thread's earlier turns) would pass the user's storage quota. Follow it on `/ws/{session_id}` or
     `GET /api/orchestration/status/{id}`.
@@ -53,7 +53,7 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
         preferred_models=s.preferred_models,
         cost_limit=s.cost_limit,
     )
-    if (spent := _spent(session, state.orchestrator.catalog)) is not None:
+    if (spent := _spent(session, s.cost_limit, state.orchestrator.catalog)) is not None:
         raise Conflict(spent)
     charged = await state.quota.charge(session.user_id, stored_bytes(doc))
     try:
@@ -87,16 +87,22 @@ def _ended(doc: Orchestration) -> Conflict:
     return Conflict(f"orchestration {doc.id} has already ended ({doc.status}): there is nothing to cancel")
 
 
-def _spent(session: Session, catalog: ModelCatalog) -> str | None:
-    """Why no orchestration can run in `session`, whose spending has reached its `cost_limit` (the `Conflict` of its
-    start), or None. Such a start was answered 202, then its run failed `budget` without a call ("no model's
-    worst-case cost fits the $0.000000 left"). A run may still use a free model: with one in the catalog, the run
-    decides. Read from the session the start has read anyway: no store round trip."""
+def _spent(session: Session, cost_limit: float | None, catalog: ModelCatalog) -> str | None:
+    """Why no orchestration can run in `session`, whose spending has reached its `cost_limit`, or with the start's own
+    `cost_limit` of 0 (the `Conflict` of its start), or None. Such a start was answered 202, then its run failed
+    `budget` without a call ("no model's worst-case cost fits the $0.000000 left"). A run may still use a free model:
+    with one in the catalog, the run decides. Read from the session the start has read anyway: no store round trip."""
     limit = session.settings.cost_limit
-    if limit is None or limit - session.total_cost > 1e-12:
+    nothing_left = limit is not None and limit - session.total_cost <= 1e-12
+    if not nothing_left and (cost_limit is None or cost_limit > 1e-12):
         return None
     if any(m.input_cost_per_1k == 0 and m.output_cost_per_1k == 0 for m in catalog):
         return None
+    if limit is None or limit - session.total_cost > 1e-12:  # (the session has budget left: the start's own is 0)
+        return (
+            "settings.cost_limit is $0, a budget of nothing for this orchestration (not 'no limit': leave cost_limit"
+            " out for the session's budget alone): it could not spend anything; give it a budget, or leave it out"
+        )
     if limit <= 1e-12:
         return (
             f"session {session.id} has a cost_limit of $0, a budget of nothing (not 'no limit': a session without one"
