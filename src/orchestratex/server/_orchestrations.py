@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from functools import partial
 
 from fastapi import APIRouter, Request, Response
@@ -10,12 +11,13 @@ from fastapi import APIRouter, Request, Response
 from ..catalog import ModelCatalog
 from ..exceptions import Conflict, NotFound
 from ..orchestrator._result import dollars
-from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session, Thread
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import ServerState, state_of
 from ._auth import principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
+from ._idempotency import IDEMPOTENCY_PARAMETER, REPLAYED, check_same, idempotency_key, keyed_id, started_before
 from ._quota import stored_bytes
 from ._schemas import BODY_ONLY, ONE_RECORD, Orchestration, OrchestrationStart, check_query, document
 
@@ -26,7 +28,13 @@ router = APIRouter(
 )
 
 
-@router.post("/start", status_code=202, response_model=Orchestration, summary="Start Orchestration")
+@router.post(
+    "/start",
+    status_code=202,
+    response_model=Orchestration,
+    summary="Start Orchestration",
+    openapi_extra={"parameters": [IDEMPOTENCY_PARAMETER]},
+)
 async def start_orchestration(body: OrchestrationStart, request: Request) -> Response:
     """Store a `pending` orchestration of the thread's prompt (or `prompt`) and run it in the background.
 
@@ -35,14 +43,18 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     model of the catalog is free), and when its own `settings.cost_limit` is 0 (the same); 429 when the user already
     runs the most orchestrations allowed at once; 413 when what it stores (its prompt, the thread's context, the
     thread's earlier turns) would pass the user's storage quota. Follow it on `/ws/{session_id}` or
-    `GET /api/orchestration/status/{id}`.
+    `GET /api/orchestration/status/{id}`. With an `Idempotency-Key` its user already started an orchestration with,
+    202 with that one as it is now (`Idempotent-Replayed: true`), nothing started; 409 when this body differs.
     """
     check_query(request, (), BODY_ONLY)
+    key = idempotency_key(request)
     user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, body.thread_id)
     headers = await state.rate.hit(thread.session_id)
     session = await load_session(state, user, thread.session_id)
+    if key is not None and (earlier := await started_before(state.orchestrator, thread.user_id, key)) is not None:
+        return _replayed(state, earlier, body, thread, session, headers)
     s = body.settings
     doc, _, _ = await state.orchestrator._plan(
         body.prompt if body.prompt is not None else thread.original_prompt,
@@ -55,6 +67,8 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     )
     if (spent := _spent(session, s.cost_limit, state.orchestrator.catalog)) is not None:
         raise Conflict(spent)
+    if key is not None:
+        doc.id = keyed_id(thread.user_id, key)
     charged = await state.quota.charge(session.user_id, stored_bytes(doc))
     try:
         admitted = await state.concurrency.acquire(session.user_id)
@@ -62,12 +76,32 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
             await state.runner.store_to_run(doc)
         finally:
             await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
-    except BaseException:
+    except BaseException as exc:
         await state.quota.refund(session.user_id, charged)
+        # the same key sent at once (to this server or another on the store): the first start stored it, this one
+        # answers it
+        if key is not None and isinstance(exc, Conflict):
+            earlier = await started_before(state.orchestrator, thread.user_id, key)
+            if earlier is not None:
+                return _replayed(state, earlier, body, thread, session, headers)
         raise
     answer = document(doc, 202, headers)  # serialised before the run can change it
     state.runner.launch(doc)
     return answer
+
+
+def _replayed(
+    state: ServerState,
+    earlier: Orchestration,
+    body: OrchestrationStart,
+    thread: Thread,
+    session: Session,
+    headers: Mapping[str, str],
+) -> Response:
+    """The answer to a start whose `Idempotency-Key` an earlier start stored `earlier` with: 202 with it as it is now
+    (`Idempotent-Replayed: true`), or 409 when this body starts something else."""
+    check_same(state.orchestrator, earlier, body, thread, session)
+    return document(earlier, 202, {**headers, REPLAYED: "true"})
 
 
 def _cancel_ended(
