@@ -52,3 +52,34 @@ def test_a_prompt_that_is_no_text_is_refused_saying_so(prompt: object) -> None:
     # bytes-like object, got 'list'"
     with pytest.raises(UserError, match=r"^detect_domain takes the prompt's text \(a str\), not "):
         detect_domain(cast(Any, prompt))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "domain"),
+    [
+        ("Write a parser for ISO dates", "coding"),
+        ("Write unit tests for these functions", "coding"),
+        ("Convert this loop to a list comprehension", "coding"),
+        ("How do I read a CSV file in pandas?", "coding"),
+        ("Why am I getting a null pointer exception in Kotlin?", "coding"),
+        ("Write a Dockerfile for a Node app", "coding"),
+        ("Fix the memory leak in this C++ class", "coding"),
+        ("Find the area of a circle with radius 5", "math"),
+        ("What is 15% of 80?", "math"),
+        ("Simplify x^2 - 1 over x - 1", "math"),
+        ("How does photosynthesis work?", "science"),
+        ("Explain how vaccines train the immune system", "science"),
+        ("How do black holes form?", "science"),
+        ("Write a haiku about the sea", "writing"),
+        ("Write a LinkedIn post announcing my new job", "writing"),
+        ("Write a thank-you note to my teacher", "writing"),
+        ("What are the risks of investing in crypto?", "analysis"),
+        ("Should we hire a contractor or a full-time employee?", "analysis"),
+        ("Who wrote Pride and Prejudice?", "general"),
+        ("What's the capital of Australia?", "general"),
+    ],
+)
+def test_plain_prompts_of_each_domain_are_detected(prompt: str, domain: str) -> None:
+    # the cues were whole words in the singular only, bounded so that "C++" never matched: "Write a parser for ISO
+    # dates", "Write unit tests for these functions", "How do black holes form?" and a haiku all read as "general"
+    assert detect_domain(prompt) == domain
