@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from orchestratex import BayesianRouter, MemoryStore, ModelCatalog, ModelProfile, RoutingFeedback, Task
+from orchestratex import (
+    BayesianRouter,
+    FunctionProvider,
+    GenerationRequest,
+    MemoryStore,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+    RoutingFeedback,
+    Task,
+)
 from orchestratex.domains import detect_domain
 
 CATALOG = ModelCatalog(
@@ -95,3 +107,35 @@ def test_invalid_settings() -> None:
 )
 def test_domain_detection(prompt: str, domain: str) -> None:
     assert detect_domain(prompt) == domain
+
+
+def _local_and_paid() -> ModelCatalog:
+    """A free local model, as docs/catalog.md declares one (price 0), beside a paid one far better in `coding`."""
+    return ModelCatalog(
+        [
+            ModelProfile(name="function:local", input_cost_per_1k=0, output_cost_per_1k=0, quality=5.0),
+            ModelProfile(name="function:paid", input_cost_per_1k=0.0025, output_cost_per_1k=0.01, quality=9.5),
+        ]
+    )
+
+
+def test_a_free_model_counts_as_ten_times_cheaper_than_the_cheapest_priced_one() -> None:
+    """Its cost was floored at $1e-9 a call: every priced model stood 6 orders of magnitude above it (6 score points at
+    `cost_sensitivity=1`), so an orchestrator whose catalog held a free local model sent it every answer, the paid model
+    4.5 points better never chosen; in a plan a paid model's value fell to about -20."""
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "fine"})
+        return f"an answer of {request.model.name}"
+
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answer)], catalog=_local_and_paid(), router=BayesianRouter(explore=False)
+    )
+    with orchestrator:
+        result = orchestrator.run_sync("Write a Python function to parse ISO dates", max_iterations=1)
+    assert result.final_model == "function:paid"  # 9.5 − 1 point for a call 10× dearer than the free one > 5
+    decision = BayesianRouter(explore=False).decide(
+        Task(prompt="Write a parser", domain="coding", input_tokens=400, max_iterations=3), list(_local_and_paid())
+    )
+    assert min(decision.scores.values()) > -1  # (a plan's values are chances less dollars at the typical cost)

@@ -41,7 +41,8 @@ class BayesianRouter(EscalatingRouter):
         utility = expected score − cost_sensitivity × log10(expected cost / cheapest expected cost)
 
     so `cost_sensitivity` is the number of score points you would give up for a 10× cheaper
-    call: 0 picks the best model whatever it costs, large values pick the cheapest. With
+    call: 0 picks the best model whatever it costs, large values pick the cheapest (a free model counts as ten times
+    cheaper than the cheapest priced candidate). With
     `explore=True` the expected score is drawn from its posterior (Thompson sampling), so models
     with few observations get tried in proportion to the chance that they are best. Costs use
     the catalog's prices at decision time, so a price change moves the choice at once.
@@ -171,16 +172,17 @@ class BayesianRouter(EscalatingRouter):
     def _decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         if not candidates:
             raise UserError("no candidates to route to")
-        costs = [max(self.expected_cost(m, task), 1e-9) for m in candidates]
-        cheapest = min(costs)
+        costs = [self.expected_cost(m, task) for m in candidates]
+        scale = _scale(costs)
+        cheapest = min(scale)
         rows = []
-        for model, cost in zip(candidates, costs, strict=True):
+        for model, cost, scaled in zip(candidates, costs, scale, strict=True):
             mean, sd, n = self.posterior(model, task.domain)
             quality = self._rng.gauss(mean, sd) if self.explore else mean
-            utility = min(quality, 10.0) - self.cost_sensitivity * math.log10(cost / cheapest)
+            utility = min(quality, 10.0) - self.cost_sensitivity * math.log10(scaled / cheapest)
             rows.append((utility, mean, n, cost, model, quality))
         if self.wants_plan(task):
-            return self._plan(task, candidates, costs, rows)
+            return self._plan(task, candidates, costs, scale, rows)
         rows.sort(key=lambda r: r[0], reverse=True)
         utility, mean, n, cost, best, _ = rows[0]
         basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
@@ -202,10 +204,11 @@ class BayesianRouter(EscalatingRouter):
         task: Task,
         candidates: Sequence[ModelProfile],
         costs: list[float],
+        scale: list[float],
         rows: list[tuple[float, float, int, float, ModelProfile, float]],
     ) -> RoutingDecision:
         base = [accept_prior(r[5], task.threshold, self.score_sd) for r in rows]
-        reference = math.exp(sum(math.log(c) for c in costs) / len(costs))
+        reference = math.exp(sum(math.log(c) for c in scale) / len(scale))
         weight = self.cost_sensitivity / (10 * math.log(10) * reference)
         pick, best = self.escalate(task, candidates, base, costs, weight)
         model, mean, n = candidates[pick], rows[pick][1], rows[pick][2]
@@ -219,3 +222,13 @@ class BayesianRouter(EscalatingRouter):
             scores=planned_scores(candidates, best.values, 4),
             domain=task.domain,
         )
+
+
+def _scale(costs: list[float]) -> list[float]:
+    """The expected costs as the cost knob compares them (a ratio): a free model's (price 0) as a tenth of the cheapest
+    priced candidate's. Floored at $1e-9 a call, a free model stood 6 to 8 orders of magnitude below any priced model
+    (6 to 8 score points at `cost_sensitivity=1`): with a free local model in the catalog the default router sent it
+    every first attempt whatever its quality, a paid model's planned value at -20."""
+    priced = [c for c in costs if c > 0]
+    floor = min(priced) / 10 if priced else 1.0  # (all free: alike, whatever the floor)
+    return [c if c > 0 else floor for c in costs]
