@@ -3,6 +3,7 @@ all become `{"detail": ..., "status_code": ...}`."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -35,6 +36,7 @@ from ._api_unknown import doubled_slash, list_hint, stop_hint, unknown_api_url
 from ._missing_v1 import missing_v1
 from ._numbers import number_message
 from ._openai_shape import openai_error_object
+from ._redact import hide_keys
 
 __all__ = [
     "DISK_FULL",
@@ -45,6 +47,7 @@ __all__ = [
     "ErrorBody",
     "Limit",
     "client_message",
+    "clipped",
     "error_response",
     "forget_limit",
     "install_error_handlers",
@@ -192,8 +195,21 @@ def status_for(exc: OrchestrateXError) -> int:
 def error_response(
     status_code: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
+    """The error body `{"detail": …, "status_code": …, **extra}`, with any API key in it as `ox_***`: a client that put
+    its key where the answer names what it was given (`?ox_…` for `?token=ox_…`, a path) had it back in clear, in a body
+    that clients, proxies and browsers' developer tools log."""
     body: dict[str, Any] = {"detail": detail, "status_code": status_code, **extra}
-    return JSONResponse(body, status_code=status_code, headers=dict(headers) if headers else None)
+    response = JSONResponse(body, status_code=status_code, headers=dict(headers) if headers else None)
+    text = bytes(response.body).decode("utf-8")
+    if (hidden := hide_keys(text)) != text:
+        response = JSONResponse(json.loads(hidden), status_code=status_code, headers=dict(headers) if headers else None)
+    return response
+
+
+def clipped(text: str, most: int = 40) -> str:
+    """The first `most` characters of `text`, given by a client to be named in an error message, with any API key in
+    it as `ox_***` first: cut, a key no longer reads as one (`Bearer ox_` and 30 of its characters), and went out."""
+    return hide_keys(text[: most + 200])[:most]
 
 
 def _loc(loc: Any) -> list[Any]:
@@ -202,7 +218,7 @@ def _loc(loc: Any) -> list[Any]:
 
 
 def _cut(text: str) -> str:
-    return f"{text[: _LONGEST_QUOTED // 2]}… ({len(text)} characters)"
+    return f"{clipped(text, _LONGEST_QUOTED // 2)}… ({len(text)} characters)"
 
 
 def _field(loc: Any) -> str:
@@ -247,7 +263,7 @@ def _message(error: Any) -> str:
     string as an integer"; else `number_message`."""
     value = error.get("input")
     if error["type"] == "int_parsing" and error["loc"][:1] == ("query",) and isinstance(value, str):
-        return f"must be a whole number in plain digits, not {value[:40]!r}"
+        return f"must be a whole number in plain digits, not {clipped(value)!r}"
     return number_message(error)
 
 
@@ -390,7 +406,7 @@ def quoted(text: str, most: int = _LONGEST_QUOTED) -> str:
     echo a 60 KB path segment or field whole."""
     if len(text) <= most:
         return repr(text)
-    return f"{text[: most // 2]!r}… ({len(text)} characters)"
+    return f"{clipped(text, most // 2)!r}… ({len(text)} characters)"
 
 
 def without_paths(text: str) -> str:

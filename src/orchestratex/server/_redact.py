@@ -21,7 +21,7 @@ from starlette.types import Scope
 
 from ._log_floods import RepeatedWarningFilter
 
-__all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction", "redact_span_url"]
+__all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "hide_keys", "install_token_redaction", "redact_span_url"]
 
 _PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error", "orchestratex.server")
@@ -60,6 +60,11 @@ def redact(text: str) -> str:
     API key elsewhere in it by `ox_***`."""
     if "=" in text:
         text = _PARAM.sub(_redact_param, text)
+    return hide_keys(text)
+
+
+def hide_keys(text: str) -> str:
+    """`text` with every API key of this server in it replaced by `ox_***`, wherever it is (not only in a URL)."""
     return _KEY.sub("ox_***", text) if "ox_" in text or "%" in text else text
 
 

@@ -17,7 +17,7 @@ from ..orchestrator._chat import blank
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
-from ._errors import invalid
+from ._errors import clipped, invalid
 from ._numbers import Integer, Number
 from ._users import UserId
 
@@ -71,7 +71,7 @@ def check_query(request: Request, taken: Sequence[str], message: str) -> None:
     ignored, so a filter or a position under another name is not answered as if it were not there."""
     for name in request.query_params:
         if name not in taken and name not in UNREAD:
-            raise invalid("query", name[:40], message, "extra_forbidden")
+            raise invalid("query", clipped(name), message, "extra_forbidden")
 
 
 BODY_ONLY = "not a query parameter of this route, which reads its JSON body only: give it there"
@@ -99,7 +99,9 @@ def check_page(request: Request) -> None:
     for name in _PAGE:
         given = given_once(request, name)
         if given is not None and not (given.isascii() and given.isdigit()):
-            raise invalid("query", name, f"must be a whole number in plain digits, not {given[:40]!r}", "int_parsing")
+            raise invalid(
+                "query", name, f"must be a whole number in plain digits, not {clipped(given)!r}", "int_parsing"
+            )
 
 
 MAX_DOMAIN_CHARS = 100

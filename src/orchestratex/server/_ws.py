@@ -48,7 +48,7 @@ from ._access import load_session
 from ._app import ServerState
 from ._auth import WS_SUBPROTOCOL, key_of, no_key_reason, ws_subprotocol
 from ._auth_limit import client_address
-from ._errors import ApiError, error_response, invalid, library_response, rate_headers
+from ._errors import ApiError, clipped, error_response, invalid, library_response, rate_headers
 from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
@@ -88,7 +88,7 @@ def _since(websocket: WebSocket) -> int:
         if name not in ("since", "token"):
             raise invalid(
                 "query",
-                name[:40],
+                clipped(name),
                 "not a query parameter of the event stream, which takes since (the last seq received) and token",
             )
     _once(websocket, "since")
@@ -97,7 +97,7 @@ def _since(websocket: WebSocket) -> int:
     since = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else -1
     if not 0 <= since <= _MAX_SINCE:
         raise invalid(
-            "query", "since", f"must be a whole number from 0 to {_MAX_SINCE}, not {raw[:40]!r}", "int_parsing"
+            "query", "since", f"must be a whole number from 0 to {_MAX_SINCE}, not {clipped(raw)!r}", "int_parsing"
         )
     return since
 
@@ -116,7 +116,7 @@ async def _refuse(
         await websocket.accept(
             WS_SUBPROTOCOL if WS_SUBPROTOCOL in (websocket.scope.get("subprotocols") or ()) else None
         )
-        await websocket.close(code=4000 + status, reason=detail[:120])
+        await websocket.close(code=4000 + status, reason=clipped(detail, 120))
 
 
 def install_not_found(app: FastAPI) -> None:
