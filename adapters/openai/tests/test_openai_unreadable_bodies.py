@@ -43,6 +43,24 @@ COMPLETED = sse({"type": "response.completed", "sequence_number": 1, "response":
 NOT_A_LIST = sse({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": 5})
 
 
+def with_message(message: object) -> dict[str, Any]:
+    """A chat completion whose choice's `message` is `message` (left out for `...`), as a local server sent it."""
+    body = chat_completion(USAGE, text="Hello")
+    if message is ...:
+        del body["choices"][0]["message"]
+    else:
+        body["choices"][0]["message"] = message
+    return body
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": [choice]}
+
+
+NUMBER_CONTENT = sse(chunk({"role": "assistant", "content": 5}), chunk({}, "stop"))
+
+
 def provider_on(server: MockServer, api: str = "auto") -> OpenAIProvider:
     client = httpx2.AsyncClient(transport=server.httpx2_transport())
     return OpenAIProvider(api_key="sk-test", http_client=client, api=api)  # type: ignore[arg-type]
@@ -84,16 +102,43 @@ async def test_a_chunk_whose_choices_are_not_a_list_is_malformed() -> None:
 
 
 @pytest.mark.parametrize(
+    "message",
+    [5, None, "Hello", [], ..., {"role": "assistant", "content": [5]}],
+    ids=["a-number", "null", "a-string", "a-list", "left-out", "content-a-list-of-numbers"],
+)
+async def test_a_chat_completion_whose_message_is_not_a_message_is_malformed(message: object) -> None:
+    """It was read as an empty answer (finish `stop`, its usage billed), which the judges then scored."""
+    provider = provider_on(MockServer().always(Reply(200, json=with_message(message))))
+    with pytest.raises(MalformedResponse, match="chat completion choice without a"):
+        await provider.generate(request(CHAT))
+
+
+async def test_a_chunk_whose_content_is_not_text_is_malformed() -> None:
+    provider = provider_on(MockServer().always(Reply(200, headers=SSE, content=NUMBER_CONTENT)))
+    with pytest.raises(MalformedResponse, match="content is not text: 5"):
+        await provider.generate_stream(request(CHAT), ignore)
+
+
+@pytest.mark.parametrize(
     ("model", "reply", "api", "streamed"),
     [
         (RESPONSES, Reply(200, json=null_content()), "responses", False),
         (RESPONSES, Reply(200, headers=SSE, content=COMPLETED), "responses", True),
         (CHAT, Reply(200, headers=SSE, content=NOT_A_LIST), "auto", True),
+        (CHAT, Reply(200, json=with_message(5)), "auto", False),
+        (CHAT, Reply(200, headers=SSE, content=NUMBER_CONTENT), "auto", True),
     ],
-    ids=["response-content-null", "streamed-response-content-null", "chunk-choices-a-number"],
+    ids=[
+        "response-content-null",
+        "streamed-response-content-null",
+        "chunk-choices-a-number",
+        "message-a-number",
+        "chunk-content-a-number",
+    ],
 )
 async def test_the_run_goes_on_with_the_next_model(model: ModelProfile, reply: Reply, api: str, streamed: bool) -> None:
-    """Each came out of `Orchestrator.run` (`run_stream`) as a bare TypeError: the run failed, no other model tried."""
+    """Each came out of `Orchestrator.run` (`run_stream`) as a bare TypeError, or (a message or content that is not
+    one) as an empty answer the judges scored: the run failed, or kept it, no other model tried."""
     openai = provider_on(MockServer().always(reply), api=api)
     function = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}' if r.purpose == "judge" else "Hello.")
     catalog = ModelCatalog([model, OTHER, JUDGE])

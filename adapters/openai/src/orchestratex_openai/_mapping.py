@@ -352,7 +352,8 @@ def _int(value: Any) -> int:
 def content_text(content: object) -> str | None:
     """The answer's text in a message's (or a stream delta's) `content`: a string, or a list of typed blocks, as
     Mistral's reasoning models (Magistral) send it — `[{"type": "thinking", "thinking": [...]}, {"type": "text",
-    "text": "4."}]` — whose `text` blocks are the answer (thinking is not); None for anything else."""
+    "text": "4."}]` — whose `text` blocks are the answer (thinking is not); None for anything else (a number, a list
+    of anything but typed blocks)."""
     if content is None or isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -360,6 +361,8 @@ def content_text(content: object) -> str | None:
     texts = []
     for block in content:
         kind = block.get("type") if isinstance(block, dict) else getattr(block, "type", None)
+        if not isinstance(kind, str):  # (`[5]`, a block without its type: not an answer's blocks)
+            return None
         text = block.get("text") if isinstance(block, dict) else getattr(block, "text", None)
         if kind == "text" and isinstance(text, str):
             texts.append(text)
@@ -420,6 +423,9 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         raise MalformedResponse(f"chat completion whose choices are not a list: {one_line(repr(choices))}")
     choice = choices[0]
     message = getattr(choice, "message", None)
+    if not hasattr(message, "content"):  # (`"message": 5`, null or left out: it was read as an empty answer)
+        shown = one_line(repr(choice if message is None else message))
+        raise MalformedResponse(f"chat completion choice without a message object: {shown}")
     finish = getattr(choice, "finish_reason", None)
     written = content = content_text(getattr(message, "content", None))
     if content is not None:

@@ -73,7 +73,7 @@ async def generation_from_chat_stream(
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or []):
             delta = getattr(choice, "delta", None)
-            piece = content_text(getattr(delta, "content", None)) or ""  # (Magistral's: a list of typed blocks)
+            piece = _delta_text(getattr(delta, "content", None))
             written.append(piece)
             content = thinking.feed(piece)
             if content:
@@ -98,6 +98,15 @@ async def generation_from_chat_stream(
     if failed is not None:
         raise failed
     return _answer(text, FINISH_REASONS.get(finish, finish), usage, tier, request, "".join(written), answered_by)
+
+
+def _delta_text(content: object) -> str:
+    """The text of a chunk's delta `content` (Magistral's: a list of typed blocks; none: ""), or `MalformedResponse`
+    for content that is not text (`"content": 5`: it was left out, and the answer, empty, judged as a whole one)."""
+    text = content_text(content)
+    if text is None and content is not None:
+        raise MalformedResponse(f"a chat completion chunk whose content is not text: {one_line(repr(content))}")
+    return text or ""
 
 
 def _answer(
