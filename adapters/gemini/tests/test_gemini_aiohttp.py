@@ -5,10 +5,13 @@ another model, and a stream cut mid-answer came out as aiohttp's error too."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,12 +19,13 @@ import pytest
 import orchestratex.providers
 from orchestratex import FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ProviderConnectionError, ProviderHTTPError
+from orchestratex.exceptions import ProviderConnectionError, ProviderHTTPError, ProviderTimeout
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex_gemini import GeminiProvider
 
+from .test_gemini_connect_timeout import black_hole
 from .test_gemini_provider import request
-from .test_gemini_redirects import KEY, _Server, aiohttp_without_middlewares
+from .test_gemini_redirects import ANSWER, KEY, _Server, aiohttp_without_middlewares
 from .test_gemini_redirects import servers as servers  # (the fixture)
 from .test_gemini_streaming import chunk, sse
 
@@ -157,3 +161,67 @@ async def test_an_aiohttp_without_middlewares_follows_no_redirect(servers: tuple
     finally:
         await provider.aclose()
     assert len(gateway.headers) == 1 and not elsewhere.headers
+
+
+@contextlib.contextmanager
+def _answering_after(seconds: float) -> Iterator[str]:
+    """A server that accepts at once but answers (`ANSWER`) only `seconds` after it read the request: a model writing
+    a long answer."""
+    body = json.dumps(ANSWER).encode()
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            conn.recv(65536)
+            time.sleep(seconds)
+            head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+            conn.sendall(head.encode() + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.skipif(not MIDDLEWARES, reason="aiohttp before 3.12 takes no client middleware")
+@pytest.mark.skipif(sys.platform != "linux", reason="a full accept queue drops SYNs on Linux")
+@pytest.mark.parametrize("streamed", [False, True], ids=["generate", "generate_stream"])
+async def test_a_long_answer_s_call_through_aiohttp_gives_up_connecting_after_the_timeout(streamed: bool) -> None:
+    """google-genai gives an aiohttp request one `ClientTimeout(total=…)`: a call allowed more time to write a long
+    answer (60,000 tokens: about half an hour) waited as long to connect to a host whose packets are dropped."""
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with black_hole() as url:
+        provider = GeminiProvider(api_key="AIza-test", base_url=url, timeout=1.0)
+        assert provider._client._api_client._use_aiohttp()  # (what this file is about)
+        ask = request(max_output_tokens=60_000)
+        try:
+            with pytest.raises(ProviderTimeout, match="did not answer in time") as raised:
+                async with asyncio.timeout(60):  # (without the fix: waiting the half hour given to write the answer)
+                    await (provider.generate_stream(ask, on_text) if streamed else provider.generate(ask))
+        finally:
+            await provider.aclose()
+    assert raised.value.retryable
+
+
+@pytest.mark.skipif(not MIDDLEWARES, reason="aiohttp before 3.12 takes no client middleware")
+async def test_a_long_answer_through_aiohttp_is_waited_for_once_connected() -> None:
+    """Only connecting is held to `timeout`: an answer that takes longer to write still comes."""
+    with _answering_after(1.5) as url:
+        provider = GeminiProvider(api_key="AIza-test", base_url=url, timeout=0.5)
+        try:
+            generation = await provider.generate(request(max_output_tokens=60_000))
+        finally:
+            await provider.aclose()
+    assert generation.text == "Hello"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -113,12 +114,15 @@ def _key_stays_at(base_url: str) -> Callable[[httpx2.Request], Awaitable[None]]:
     return hook
 
 
-def _aiohttp_key_stays_at(base_url: str) -> dict[str, Any]:
-    """The aiohttp request arguments keeping the key at the base URL's server (`_key_stays_at`'s work): with aiohttp
-    installed, google-genai sends a client's calls through it, which takes no httpx event hook and, following a
-    redirect to another server, drops only `Authorization`: `x-goog-api-key` went on to the host a gateway's 307 named.
-    A client middleware (aiohttp 3.12 and later) takes it off each request leaving the base URL's origin; an older
-    aiohttp follows no redirect (one is answered as the error it is). No arguments when aiohttp is not installed."""
+def _aiohttp_args(base_url: str, connect_within: float | None) -> dict[str, Any]:
+    """The aiohttp request arguments doing `_key_stays_at`'s and `_connect_within`'s work: with aiohttp installed,
+    google-genai sends a client's calls through it, which takes no httpx event hook. Following a redirect to another
+    server, aiohttp drops only `Authorization`: `x-goog-api-key` went on to the host a gateway's 307 named. And
+    google-genai gives each request `ClientTimeout(total=…)` alone, so a call allowed more time to write a long answer
+    (`time_to_write`) waited as long to connect to a server whose packets are dropped. Client middlewares (aiohttp 3.12
+    and later) take the key off each request leaving the base URL's origin, and hold connecting to `connect_within`
+    seconds; an older aiohttp follows no redirect (one is answered as the error it is). No arguments when aiohttp is
+    not installed."""
     try:
         import aiohttp  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
@@ -128,14 +132,35 @@ def _aiohttp_key_stays_at(base_url: str) -> dict[str, Any]:
     parts = urlsplit(base_url)
     home = _origin(parts.scheme, parts.hostname, parts.port)
 
-    async def middleware(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def key_stays(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         url = request.url  # (a yarl URL)
         if _origin(url.scheme, url.host, url.port) != home:
             for name in ("x-goog-api-key", "authorization"):
                 request.headers.popall(name, None)
         return await handler(request)
 
-    return {"middlewares": (middleware,)}
+    if connect_within is None:
+        return {"middlewares": (key_stays,)}
+
+    async def connects_in_time(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        send = getattr(request, "send", None)  # (called once connected: the request is then sent on the connection)
+        if send is None:
+            return await handler(request)
+
+        async def connected(conn: Any) -> Any:
+            connecting.reschedule(None)
+            return await send(conn)
+
+        request.send = connected
+        try:
+            async with asyncio.timeout(connect_within) as connecting:
+                return await handler(request)
+        except TimeoutError as exc:
+            if not connecting.expired():
+                raise
+            raise aiohttp.ConnectionTimeoutError(f"Connection timeout to host {request.url}") from exc
+
+    return {"middlewares": (key_stays, connects_in_time)}
 
 
 def _client(*, api_key: str, http_options: types.HttpOptions) -> genai.Client:
@@ -223,7 +248,7 @@ class GeminiProvider(Provider):
                 # (each HTTP library takes the arguments it knows: httpx the hooks, aiohttp its own)
                 async_client_args=None
                 if http_client is not None
-                else {"event_hooks": {"request": hooks}, **_aiohttp_key_stays_at(base_url)},
+                else {"event_hooks": {"request": hooks}, **_aiohttp_args(base_url, timeout)},
             )
             build = functools.partial(_client, api_key=api_key, http_options=http_options)
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
