@@ -1,7 +1,8 @@
 """`kill` (SIGTERM) or a closed terminal's SIGHUP while `orchestratex runs list` says on the terminal how far it has
 read: the process ended with the spinner's line on screen and the cursor hidden (the spinner hides it while it spins),
-so the shell's prompt came back without a cursor. The spinner is now erased, and the cursor shown, before the process
-ends by the signal, as it would without the spinner (exit status 128 + its number in a shell). A real process, its
+so the shell's prompt came back without a cursor. The spinner is now erased, and the cursor shown, before the command
+says it was interrupted and ends by the signal, as it would without the spinner (exit status 128 + its number in a
+shell). A real process, its
 stderr on a terminal, over a real store made slow to answer."""
 
 from __future__ import annotations
@@ -80,4 +81,6 @@ def test_a_stop_signal_while_the_spinner_spins_leaves_the_cursor_shown(
     os.close(primary)
     screen = b"".join(received)
     assert screen.rfind(SHOW) > screen.rfind(HIDE), "ended with the cursor hidden"
-    assert screen.endswith(b"\x1b[2K") or screen.rstrip(SHOW).endswith(b"\x1b[2K"), screen[-200:]
+    said = f"orchestratex: interrupted by {name} while reading the store's orchestrations (nothing was changed)"
+    after = screen.rsplit(b"\x1b[2K", 1)[-1].replace(SHOW, b"")  # (what the terminal got once the spinner was erased)
+    assert after == f"{said}\r\n".encode(), screen[-200:]

@@ -7,7 +7,7 @@ import contextlib
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from ..exceptions import OrchestrateXError, StoreUnavailable, UserError
@@ -452,6 +452,37 @@ def _run_command(args: argparse.Namespace) -> int:
         return exc.exit_code
 
 
+def _reading(args: argparse.Namespace) -> str | None:
+    """What a command that only reads does while it waits, for the line a stop signal gets; None for the others."""
+    if args.command == "models":
+        return "reading the catalog"
+    if args.command == "runs":
+        return (
+            "reading the store's orchestrations" if args.runs_command == "list" else f"reading orchestration {args.id}"
+        )
+    if args.command == "keys" and args.keys_command == "list":
+        return "reading the store's API keys"
+    return None
+
+
+def _read_only(args: argparse.Namespace, command: Callable[[argparse.Namespace], int]) -> int:
+    """`command(args)`, saying so when `kill` (SIGTERM) or a closed terminal (SIGHUP) stops it: a command that only
+    reads (`runs list` of a store far away, `models` of a catalog read from a pipe) ended without a word, where Ctrl-C
+    said "interrupted" and `run` what it was doing. It then ends by the signal, as it did."""
+    doing = _reading(args)
+    if doing is None:
+        return command(args)
+    from ._start_signals import StoppedStarting, stopping_starts
+
+    try:
+        with stopping_starts():
+            return command(args)
+    except StoppedStarting as exc:
+        _tell(f"orchestratex: interrupted by {exc.name} while {doing} (nothing was changed)")
+        exc.end_by_the_signal()
+        return exc.exit_code
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ("run", "demo"):
@@ -459,18 +490,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "models":
             from ._models import models_command
 
-            return models_command(args)
+            return _read_only(args, models_command)
         if args.command == "runs":
             from ._runs import runs_command
 
-            return runs_command(args)
+            return _read_only(args, runs_command)
         if args.command == "serve":
             from ._serve import serve_command
 
             return serve_command(args)
         from ._keys import keys_command
 
-        return keys_command(args)
+        return _read_only(args, keys_command)
     except UserError as exc:
         print(f"orchestratex: error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
