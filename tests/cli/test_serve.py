@@ -186,6 +186,46 @@ def test_a_store_in_the_servers_memory_is_served_with_a_note_that_no_key_can_rea
     assert "`orchestratex keys create` cannot give it one" in lines[2]
 
 
+@pytest.mark.parametrize("kept", ["memory", "file"])
+def test_a_key_refused_by_a_server_of_a_store_in_its_memory_is_not_sent_to_keys_create(
+    tmp_path: Path, kept: str
+) -> None:
+    """Each 401 of `serve --store memory://` said "unknown API key (create one with `orchestratex keys create
+    USER_ID`)", a command that cannot give that store a key (it refuses it, and another process could not reach it):
+    the user created a key in the default store and was refused again. The 401 now says what to do instead; a server
+    of a SQLite file still sends the user to `keys create`."""
+    url = "memory://" if kept == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+    proc, port = _serving([*CLI, "serve", "--port", "0", "--store", url], cli_env())
+    try:
+        base = f"http://127.0.0.1:{port}"
+        unknown = httpx.get(f"{base}/api/sessions/", headers={"X-API-Key": "ox_made-elsewhere"}, timeout=10)
+        vendor = httpx.post(
+            f"{base}/v1/chat/completions",
+            headers={"Authorization": "Bearer sk-proj-abc"},  # (OPENAI_BASE_URL pointed here, the key left as it was)
+            json={"model": "auto", "messages": [{"role": "user", "content": "Hi"}]},
+            timeout=10,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert unknown.status_code == vendor.status_code == 401
+    said = vendor.json()["error"]["message"]
+    assert said.startswith("unknown API key: it looks like an OpenAI API key, not one of this server's"), said
+    if kept == "file":
+        assert unknown.json()["detail"] == "unknown API key (create one with `orchestratex keys create USER_ID`)"
+        assert said.endswith(", created with `orchestratex keys create USER_ID`"), said
+        return
+    store_hint = (
+        "this server's store lives in its memory, which `orchestratex keys create` cannot reach: serve a store that"
+        " lasts (`orchestratex serve --store sqlite:///…`, `create_app(store_url=…)`) and create the key in it"
+        " (`orchestratex keys create USER_ID --store sqlite:///…`)"
+    )
+    assert unknown.json()["detail"] == f"unknown API key: {store_hint}"
+    assert said.endswith(f"; {store_hint}"), said
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
 def test_a_wildcard_host_prints_addresses_a_browser_can_open(tmp_path: Path, host: str) -> None:
     """`serve --host 0.0.0.0` (as in a container) printed `web console at http://0.0.0.0:8000/`, an address browsers

@@ -183,6 +183,8 @@ class Authenticator:
         self._background: set[asyncio.Task[None]] = set()
         self._standing: dict[str, Principal] = {}
         """The keys `standing_principal` verified, by digest."""
+        self._in_memory = _in_memory(store)
+        """Whether the store lives in this process's memory, which `orchestratex keys create` cannot reach."""
 
     async def principal(self, key: str | None, address: str | None = None, *, missing: str = MISSING_KEY) -> Principal:
         """The caller `key` authenticates, or 401 (`missing` when there is no key: see `no_key_reason`). With the
@@ -209,7 +211,7 @@ class Authenticator:
                 return cached[0]
         record = await self._reads.get(digest)
         if record is None:
-            raise ApiError(401, unknown_key_reason(key), _UNAUTHORIZED)
+            raise ApiError(401, unknown_key_reason(key, in_memory=self._in_memory), _UNAUTHORIZED)
         if record.revoked_at is not None:
             self._cache.pop(digest, None)
             raise ApiError(401, "this API key was revoked: ask for a new one", _UNAUTHORIZED)
@@ -272,10 +274,26 @@ class Authenticator:
 UNKNOWN_KEY = "unknown API key (create one with `orchestratex keys create USER_ID`)"
 
 
-def unknown_key_reason(key: str) -> str:
+IN_MEMORY_STORE = (
+    "this server's store lives in its memory, which `orchestratex keys create` cannot reach: serve a store that lasts"
+    " (`orchestratex serve --store sqlite:///…`, `create_app(store_url=…)`) and create the key in it (`orchestratex"
+    " keys create USER_ID --store sqlite:///…`)"
+)
+"""What a 401 of a server whose store is in its memory (`serve --store memory://`, an app given no store) says instead
+of "create one with `orchestratex keys create`", a command that refuses such a store (no other process reaches it)."""
+
+
+def _in_memory(store: Store) -> bool:
+    from ..stores.memory import MemoryStore
+
+    return isinstance(store, MemoryStore) or getattr(store, "path", None) == ":memory:"  # (`sqlite://`)
+
+
+def unknown_key_reason(key: str, *, in_memory: bool = False) -> str:
     """Why `key` is no key, for its 401: a key wrapped in what belongs around it — quotes kept from an env file
     (`KEY="ox_…"`), `Bearer ` sent twice (an SDK adds its own to a key given as `Bearer ox_…`) or in `X-API-Key` —
-    is named as such (never what it holds), as "unknown" sends the user to create a key they already have."""
+    is named as such (never what it holds), as "unknown" sends the user to create a key they already have. With
+    `in_memory` (the server's store lives in its memory), where to create a key is `IN_MEMORY_STORE`."""
     if key[:1] in ("'", '"') or key[-1:] in ("'", '"'):
         return "unknown API key: it is in quotes (as an env file may keep them): send the key without them"
     if key.partition(" ")[0].lower() == "bearer":
@@ -285,12 +303,12 @@ def unknown_key_reason(key: str) -> str:
         )
     vendor = next((name for prefix, name in _VENDOR_KEYS if key.startswith(prefix)), None)
     if vendor is not None:  # (OPENAI_BASE_URL pointed here, OPENAI_API_KEY left as it was: "unknown" said nothing)
+        created = f"; {IN_MEMORY_STORE}" if in_memory else ", created with `orchestratex keys create USER_ID`"
         return (
             f"unknown API key: it looks like {vendor} API key, not one of this server's (they begin with"
-            f" `{KEY_PREFIX}`): give the client a key of this server (OPENAI_API_KEY, or its api_key), created with"
-            " `orchestratex keys create USER_ID`"
+            f" `{KEY_PREFIX}`): give the client a key of this server (OPENAI_API_KEY, or its api_key){created}"
         )
-    return UNKNOWN_KEY
+    return f"unknown API key: {IN_MEMORY_STORE}" if in_memory else UNKNOWN_KEY
 
 
 _VENDOR_KEYS = (("sk-ant-", "an Anthropic"), ("sk-or-", "an OpenRouter"), ("sk-", "an OpenAI"), ("AIza", "a Google"))
