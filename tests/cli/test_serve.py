@@ -355,6 +355,16 @@ def test_a_host_that_is_not_this_machines_is_told_to_change_the_host_not_the_por
     ]
 
 
+def test_a_catalog_that_is_a_directory_is_said_to_be_one(tmp_path: Path) -> None:
+    """`serve --catalog conf/` (the folder, not the file in it) was refused as "no regular file (a pipe, as <(…) or
+    /dev/stdin give) that could be read twice: save it to a file", when it was no pipe; `run` and `models` said
+    "Is a directory"."""
+    done = run_cli("serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}", "--catalog", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"orchestratex: error: cannot read catalog file '{tmp_path}': Is a directory"]
+    assert done.stderr == run_cli("models", "--catalog", str(tmp_path)).stderr
+
+
 def test_a_catalog_that_cannot_be_read_twice_is_refused_not_replaced_by_the_shipped_one(tmp_path: Path) -> None:
     """`serve --catalog <(curl …)` (a pipe) was checked, then read again, empty, by the server as it started: it
     served the shipped catalog, simulated ("serving … simulated models"), the file's models and endpoints gone."""

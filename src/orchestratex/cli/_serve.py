@@ -269,7 +269,7 @@ def _reread(path: str) -> None:
         mode = os.stat(path).st_mode
     except OSError:
         return  # (reading it says what is wrong)
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # (a directory: reading it says so)
         raise UserError(
             f"--catalog {path}: the server reads its catalog file again as it starts, and this is no regular file (a"
             " pipe, as <(…) or /dev/stdin give) that could be read twice: save it to a file and give that file"
