@@ -95,3 +95,37 @@ async def test_a_user_id_that_is_no_user_id_is_refused_with_a_session_too(user_i
             with pytest.raises(UserError, match=f"^user_id {message}$"):
                 await orch.run("Hello", user_id=user_id, **where)
         assert await stored(orch, session) == (0, 0) and calls == []
+
+
+COMPOSED, DECOMPOSED = "zo\u00eb", "zoe\u0308"  # one user, as the server takes her: `zoë` typed two ways
+
+
+async def test_a_user_id_in_another_unicode_form_is_the_same_user() -> None:
+    orch, _ = counting()
+    async with orch:
+        session = await orch.create_session(COMPOSED)
+        # her id typed decomposed (pasted from a macOS file name) runs in her session: it was refused with
+        # "user_id 'zoë' is not the user of session … ('zoë')", two ids that read the same
+        mine = await orch.run("Hello", session=session, user_id=DECOMPOSED, max_iterations=1)
+        assert mine.status == "completed" and mine.orchestration.user_id == COMPOSED
+        # new sessions of the decomposed id are hers, stored in NFC as the server stores its users' sessions
+        made = await orch.create_session(DECOMPOSED)
+        ran = await orch.run("Hello", user_id=DECOMPOSED, max_iterations=1)
+        assert made.user_id == ran.orchestration.user_id == COMPOSED
+        theirs = {s.id for s in await orch.store.list_sessions(COMPOSED)}
+        assert theirs == {session.id, made.id, ran.orchestration.session_id}
+        assert await orch.store.list_sessions(DECOMPOSED) == []
+
+
+async def test_a_user_whose_sessions_are_stored_decomposed_keeps_that_form() -> None:
+    orch, _ = counting()
+    async with orch:
+        before = await orch.store.create_session(Session(user_id=DECOMPOSED))  # made before ids were composed
+        made = await orch.create_session(DECOMPOSED)
+        ran = await orch.run("Hello", user_id=DECOMPOSED, max_iterations=1)
+        assert made.user_id == ran.orchestration.user_id == DECOMPOSED
+        assert {s.id for s in await orch.store.list_sessions(DECOMPOSED)} == {
+            before.id,
+            made.id,
+            ran.orchestration.session_id,
+        }

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from .._awaited import check_async
 from .._plain import is_real
+from .._user_ids import same_user
 from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..evaluation._base import checked_panel_size
@@ -470,8 +471,8 @@ def check_where(session: object, thread: object, user_id: object = None) -> None
 
 def check_owner(session: Session, user_id: str | None) -> None:
     """`UserError` when `user_id` is given and is not the user of `session`: the run would be stored as the
-    session's, not as `user_id`'s."""
-    if user_id is not None and user_id != session.user_id:
+    session's, not as `user_id`'s. One id in two Unicode forms (`zoë` composed or decomposed) is one user."""
+    if user_id is not None and not same_user(user_id, session.user_id):
         raise UserError(
             f"user_id {user_id!r} is not the user of session {session.id} ({session.user_id!r}): leave user_id out "
             f"to run in that session, or leave session and thread out to start a session of {user_id!r}"

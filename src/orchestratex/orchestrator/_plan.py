@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
+from .._user_ids import new_session_user_id
 from ..domains import check_domain
 from ..exceptions import Conflict, UserError
 from ..records import Orchestration, Session, Thread
@@ -83,7 +84,7 @@ async def plan(
         session = await o.store.get_session(thread.session_id)
     made: Session | None = None
     if session is None:  # stored once the run is found runnable: a refused run left an empty session behind
-        owner = "local" if user_id is None else user_id
+        owner = "local" if user_id is None else await new_session_user_id(o.store, user_id)
         session = made = new_session(o, owner, max_iterations, None, cost_limit, None, None)
         cost_limit = None  # the session carries it
     check_owner(session, user_id)

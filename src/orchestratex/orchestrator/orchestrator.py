@@ -17,6 +17,7 @@ from typing_extensions import Unpack
 
 from .._ids import forks
 from .._plain import is_real, is_whole, plain
+from .._user_ids import new_session_user_id
 from ..catalog import ModelCatalog, ModelProfile, ModelStatus
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
@@ -599,9 +600,11 @@ class Orchestrator:
         judging: Judging | None = None,
     ) -> Session:
         """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations; `judges` and
-        `judging` override the orchestrator's for its runs."""
+        `judging` override the orchestrator's for its runs. A `user_id` not in NFC (`zoë` typed decomposed) is
+        stored in NFC, as the server stores its users', unless the store holds sessions under the form given."""
         await ensure_ready(self)
         session = new_session(self, user_id, max_iterations, preferred_models, cost_limit, judges, judging)
+        session.user_id = await new_session_user_id(self.store, session.user_id)
         return await self.store.create_session(session)
 
     async def create_thread(
