@@ -29,7 +29,7 @@ from ._errors import Retrier, is_duplicate_only
 
 __all__ = ["Committer"]
 
-logger = logging.getLogger("orchestratex_mongodb")
+logger = logging.getLogger("orchestratex.stores.mongodb")
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]

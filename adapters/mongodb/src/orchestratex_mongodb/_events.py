@@ -19,7 +19,7 @@ from ._codec import check_page, events_from
 
 __all__ = ["Events"]
 
-logger = logging.getLogger("orchestratex_mongodb")
+logger = logging.getLogger("orchestratex.stores.mongodb")
 
 _Doc = dict[str, Any]
 

@@ -38,7 +38,7 @@ from ._once import KEEP
 
 __all__ = ["Orchestrations"]
 
-logger = logging.getLogger("orchestratex_mongodb")
+logger = logging.getLogger("orchestratex.stores.mongodb")
 
 _Doc = dict[str, Any]
 _ALL = 2**62
