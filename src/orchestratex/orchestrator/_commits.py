@@ -74,7 +74,7 @@ class Committing(Candidates):
         is unavailable (until `deadline`); whether its reservation was made."""
         try:
             return await with_store_retries(
-                step.send, self.o.store_retry, f"committing orchestration {self.doc.id}", deadline
+                step.send, self.o.store_retry, f"committing orchestration {self.doc.id}", deadline, self._ids
             )
         except StoreUnavailable:  # nothing was written: the run's final commit carries the step
             raise
@@ -111,7 +111,7 @@ class Committing(Candidates):
             try:
                 await store.release(doc.id, self.o.owner)
             except Exception as exc:  # the lease expires after its ttl
-                logger.warning("releasing the lease of %s failed: %s", doc.id, exc)
+                logger.warning("releasing the lease of %s failed: %s", doc.id, exc, extra=self._ids())
         return started.reserved
 
 

@@ -238,7 +238,12 @@ async def _release(orchestrator: Orchestrator, oid: str) -> None:
     try:
         await orchestrator.store.release(oid, orchestrator.owner)
     except Exception as failed:
-        logger.warning("releasing the lease of %s failed (it expires after lease_ttl_s): %s", oid, failed)
+        logger.warning(
+            "releasing the lease of %s failed (it expires after lease_ttl_s): %s",
+            oid,
+            failed,
+            extra={"orchestration_id": oid},
+        )
 
 
 class OtherModels(Conflict):
@@ -264,7 +269,7 @@ async def _check_same_kind(orchestrator: Orchestrator, doc: Orchestration) -> No
     said = o._said_other_kind
     if doc.id not in said:  # (once per run: `resume_pending` comes back to it at every round)
         said.add(doc.id)
-        logger.warning("orchestration %s is not resumed here: %s; %s", doc.id, why, where)
+        logger.warning("orchestration %s is not resumed here: %s; %s", doc.id, why, where, extra=_ids(doc))
     raise OtherModels(f"orchestration {doc.id} is not resumed here: {why}; {where}")
 
 
@@ -275,11 +280,11 @@ async def _end_unbuilt(orchestrator: Orchestrator, doc: Orchestration, exc: Exce
     it stays as it was (logged), to be resumed."""
     o = orchestrator
     error = f"{type(exc).__name__}: {exc}"
-    logger.error("orchestration %s could not be driven: %s", doc.id, error, exc_info=exc)
+    logger.error("orchestration %s could not be driven: %s", doc.id, error, exc_info=exc, extra=_ids(doc))
     try:
         if doc.status != "pending":
             await o.store.release_reservations(doc.session_id, doc.id)
-        ids = {"orchestration_id": doc.id, "thread_id": doc.thread_id, "session_id": doc.session_id}
+        ids = _ids(doc)
         events: list[Event] = []
         domain = doc.domain
         if doc.status == "pending":  # (its first event, as a run that began would have stored it)
@@ -309,7 +314,12 @@ async def _end_unbuilt(orchestrator: Orchestrator, doc: Orchestration, exc: Exce
         calls = [answer_record(doc, last, None)] if last is not None and last.phase == "generated" else []
         await o.store.commit_step(ended, events, calls=calls, owner=o.owner, release_lease=True)
     except Exception as failed:
-        logger.warning("orchestration %s could not be ended failed: %s", doc.id, failed)
+        logger.warning("orchestration %s could not be ended failed: %s", doc.id, failed, extra=_ids(doc))
+
+
+def _ids(doc: Orchestration) -> dict[str, str]:
+    """The ids of `doc`'s run, as fields of a log line about it (a JSON log pipeline finds the line by them)."""
+    return {"orchestration_id": doc.id, "thread_id": doc.thread_id, "session_id": doc.session_id}
 
 
 async def stored_events(store: Store, doc: Orchestration) -> list[Event]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from ..exceptions import StoreUnavailable
@@ -107,10 +107,15 @@ async def _continue(coro: Coroutine[Any, Any, T], pending: Any) -> T:
 
 
 async def with_store_retries(
-    fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str, deadline: float | None = None
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    what: str,
+    deadline: float | None = None,
+    ids: Callable[[], Mapping[str, str]] | None = None,
 ) -> T:
     """`await fn()`, retrying `StoreUnavailable` up to `policy.max_attempts` times with backoff; with `deadline`
-    (`time.monotonic()`), not once another attempt, as long as the last one, would end past it."""
+    (`time.monotonic()`), not once another attempt, as long as the last one, would end past it. `ids()` (the run's
+    `orchestration_id`, `session_id`, `thread_id`) are fields of the line said before each retry."""
     attempt = 1
     while True:
         began = time.monotonic() if deadline is not None else 0.0
@@ -129,6 +134,7 @@ async def with_store_retries(
                 policy.max_attempts,
                 wait,
                 exc.message,
+                extra=None if ids is None else ids(),
             )
             attempt += 1
             await pause(policy, wait)

@@ -51,10 +51,21 @@ async def _resume(orchestrator: Orchestrator, oid: str, gate: asyncio.Semaphore)
         except UserError:  # refused by this orchestrator (closing, or runs under way on another loop): for all of them
             raise
         except Exception as exc:
-            logger.exception("resuming orchestration %s failed: %s: %s", oid, type(exc).__name__, exc)
+            logger.exception(
+                "resuming orchestration %s failed: %s: %s",
+                oid,
+                type(exc).__name__,
+                exc,
+                extra={"orchestration_id": oid},
+            )
         try:
             doc = await orchestrator.store.get_orchestration(oid)
             return RunResult(doc, await stored_events(orchestrator.store, doc), orchestrator.simulated)
         except Exception as exc:
-            logger.warning("orchestration %s, whose resumption failed, could not be read: %s", oid, exc)
+            logger.warning(
+                "orchestration %s, whose resumption failed, could not be read: %s",
+                oid,
+                exc,
+                extra={"orchestration_id": oid},
+            )
             return None

@@ -110,7 +110,7 @@ class Run(Committing):
                     if isinstance(exc, RequestsBlocked):  # a test that forgot its test double fails loudly
                         raise
                 except Exception as exc:
-                    logger.exception("orchestration %s failed unexpectedly", self.doc.id)
+                    logger.exception("orchestration %s failed unexpectedly", self.doc.id, extra=self._ids())
                     await self._finish("error", f"{type(exc).__name__}: {exc}")
                     raise
         finally:
@@ -154,6 +154,7 @@ class Run(Committing):
                 lambda: store.release_reservations(doc.session_id, doc.id),
                 self.o.store_retry,
                 f"releasing what orchestration {doc.id} held",
+                ids=self._ids,
             )
             surcharges = self.o._surcharges  # (what its calls were billed above the catalog price is reserved again)
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
@@ -197,7 +198,9 @@ class Run(Committing):
         if session is not None and not self.resumed:
             return session, False
         sid = self.doc.session_id
-        read = with_store_retries(lambda: self.o.store.get_session(sid), self.o.store_retry, f"reading session {sid}")
+        read = with_store_retries(
+            lambda: self.o.store.get_session(sid), self.o.store_retry, f"reading session {sid}", ids=self._ids
+        )
         if not self.resumed:
             return await read, False
         return await asyncio.gather(read, self._stop_requested())

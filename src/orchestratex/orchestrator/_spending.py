@@ -180,6 +180,7 @@ class Spending(RunState):
             request.max_output_tokens,
             free,
             self.doc.session_id,
+            extra=self._ids(),
         )
         assign(request, max_output_tokens=cap)
         return self.o._surcharges.worst(model.name, model.worst_case_cost(input_bound, cap)), judging
@@ -394,6 +395,7 @@ class Spending(RunState):
             cost,
             over,
             f"billed {kept}" if kept else "excluded from the run",
+            extra=self._ids(),
         )
 
     def _remaining(self) -> float | None:
@@ -488,7 +490,10 @@ class Spending(RunState):
 
         return await outcome(
             with_store_retries(
-                lambda: store.reserve_budget(sid, oid, amount + prepay), self.o.store_retry, f"reserving for {oid}"
+                lambda: store.reserve_budget(sid, oid, amount + prepay),
+                self.o.store_retry,
+                f"reserving for {oid}",
+                ids=self._ids,
             ),
             held,
         )

@@ -465,7 +465,9 @@ async def sse_stream(
         for piece in stream.unheld():  # (events held for a model's choice that never came: the key revoked, …)
             yield piece
         if not isinstance(exc, OrchestrateXError | OpenAIError):
-            logger.exception("streaming orchestration %s failed", call.orchestration.id)
+            doc = call.orchestration
+            ids = {"orchestration_id": doc.id, "session_id": doc.session_id, "thread_id": doc.thread_id}
+            logger.exception("streaming orchestration %s failed", doc.id, extra=ids)
         error = from_exception(exc)
         if not isinstance(exc, OpenAIError):  # (the store lost as the run ends, say: "retry" would run and pay again)
             oid = call.orchestration.id

@@ -98,9 +98,12 @@ class Runner:
                     type(exc).__name__,
                     exc,
                     self.resume_every_s,
+                    extra={"orchestration_id": oid},
                 )
             else:
-                logger.error("orchestration %s stopped: %s: %s", oid, type(exc).__name__, exc)
+                logger.error(
+                    "orchestration %s stopped: %s: %s", oid, type(exc).__name__, exc, extra={"orchestration_id": oid}
+                )
 
     async def stop_session(self, session_id: str) -> int:
         """Cancel the orchestrations of `session_id` this process is running; returns how many."""

@@ -428,7 +428,12 @@ class Store(ABC):
             try:
                 granted = await self.reserve_budget(orchestration.session_id, orchestration.id, reserve)
             except Exception as exc:  # the step is committed: its caller reserves again the usual way
-                _logger.warning("reserving with the commit of %s failed: %s", orchestration.id, exc)
+                _logger.warning(
+                    "reserving with the commit of %s failed: %s",
+                    orchestration.id,
+                    exc,
+                    extra={"orchestration_id": orchestration.id},
+                )
                 granted = False
         for o in outcomes:
             try:
@@ -447,7 +452,12 @@ class Store(ABC):
             try:
                 await self.release(orchestration.id, owner)
             except Exception as exc:  # the lease expires after its ttl
-                _logger.warning("releasing the lease of %s failed: %s", orchestration.id, exc)
+                _logger.warning(
+                    "releasing the lease of %s failed: %s",
+                    orchestration.id,
+                    exc,
+                    extra={"orchestration_id": orchestration.id},
+                )
         return granted
 
     # -- budget -------------------------------------------------------------------------------

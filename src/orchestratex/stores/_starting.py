@@ -62,7 +62,7 @@ async def composed_start(
         try:
             granted = await store.reserve_budget(session_id, oid, reserve)
         except Exception as exc:  # the start stands: its caller reserves again the usual way
-            _logger.warning("reserving with the start of %s failed: %s", oid, exc)
+            _logger.warning("reserving with the start of %s failed: %s", oid, exc, extra={"orchestration_id": oid})
             granted = False
     return Started(await store.get_session(session_id), granted)
 

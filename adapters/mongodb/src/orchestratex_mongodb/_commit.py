@@ -254,7 +254,12 @@ class Committer:
 
         orphans = set(cids) - await self.run("reading the commit journal", present)
         if orphans:
-            logger.warning("session %s: dropping pending commits without a journal entry: %s", session_id, orphans)
+            logger.warning(
+                "session %s: dropping pending commits without a journal entry: %s",
+                session_id,
+                orphans,
+                extra={"session_id": session_id},
+            )
             unset = {f"pending.{cid}": "" for cid in orphans}
             query = {"_id": doc_id(session_id)}
             await self.run(

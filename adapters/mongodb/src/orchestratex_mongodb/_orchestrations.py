@@ -182,7 +182,7 @@ class Orchestrations(MongoBase):
             try:
                 return await self.reserve_budget(orchestration.session_id, oid, reserve)
             except Exception as exc:  # the start stands: its caller reserves again the usual way
-                logger.warning("reserving with the start of %s failed: %s", oid, exc)
+                logger.warning("reserving with the start of %s failed: %s", oid, exc, extra={"orchestration_id": oid})
                 return False
 
         async def committing() -> None:
@@ -243,20 +243,25 @@ class Orchestrations(MongoBase):
             try:
                 return await self.reserve_budget(orchestration.session_id, oid, reserve)
             except Exception as exc:  # the step is committed: its caller reserves again the usual way
-                logger.warning("reserving with the commit of %s failed: %s", oid, exc)
+                logger.warning("reserving with the commit of %s failed: %s", oid, exc, extra={"orchestration_id": oid})
                 return False
 
         async def recording() -> None:
             try:
                 await self._record_outcomes(outcomes)
             except Exception as exc:  # statistics are best effort
-                logger.warning("recording routing outcomes with the commit of %s failed: %s", oid, exc)
+                logger.warning(
+                    "recording routing outcomes with the commit of %s failed: %s",
+                    oid,
+                    exc,
+                    extra={"orchestration_id": oid},
+                )
 
         async def releasing() -> None:
             try:
                 await self.release(oid, owner or "")
             except Exception as exc:  # the lease expires after its ttl
-                logger.warning("releasing the lease of %s failed: %s", oid, exc)
+                logger.warning("releasing the lease of %s failed: %s", oid, exc, extra={"orchestration_id": oid})
 
         granted, *_ = await asyncio.gather(
             reserving() if reserve else _true(),
