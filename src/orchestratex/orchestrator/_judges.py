@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._run_state import RunState
     from .orchestrator import Orchestrator
 
-__all__ = ["JudgePlanner", "Judging", "answer_room", "judges_for"]
+__all__ = ["JudgePlanner", "Judging", "SharedPrices", "answer_room", "judges_for"]
 
 Judging = Literal["always", "when_needed", "when_possible"]
 """`always`: every answer is judged. `when_needed`: an answer whose verdict cannot change the outcome
@@ -154,6 +154,8 @@ class JudgePlanner:
         """Per judge: the last request `request` capped, and its capped copy."""
         self._terms: dict[str, _Terms] = {}
         """Per judge, what `_ranking` reads of it, looked up once per decision."""
+        self._reserves: dict[tuple[str, int], float | None] | None = None
+        """`reserve_for`'s answers, per (author, answer cap), when the decision shares them (`SharedPrices`)."""
         self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
@@ -178,14 +180,24 @@ class JudgePlanner:
         if quiet and state == self._state:  # (the decision under way, or one priced since with nothing changed)
             return
         self.decided()
-        self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
+        if not quiet:  # prices made with a circuit open are kept for this decision only
+            return
+        self._state = state
+        if (
+            not self.run.not_judging
+        ):  # every judge of the judge set may judge: priced as for the orchestrator's other runs
+            shared = o._shared_prices.tables(self.run)
+            if shared is not None:
+                self._terms, self._ranked, self._reserves = shared
 
     def decided(self) -> None:
         """The decision's generation is priced: drop its judging prices rather than hold them while the model answers
-        (`decision` drops them too when they are stale; a run holds about 1 KB less in flight)."""
+        (`decision` drops them too when they are stale; a run holds about 1 KB less in flight). Tables shared with the
+        orchestrator's other runs are let go, not emptied."""
         self._judges = None
-        self._ranked.clear()
-        self._terms.clear()
+        self._ranked = {}
+        self._terms = {}
+        self._reserves = None
         self.fits = None
         self._state = None
 
@@ -280,7 +292,19 @@ class JudgePlanner:
     def reserve_for(self, author: str, answer_cap: int) -> float | None:
         """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
-        the window (the answer could never be judged: do not pay for it)."""
+        the window (the answer could never be judged: do not pay for it). Remembered for the decision, and for the
+        orchestrator's other runs of the same prompt while nothing it depends on changes (`SharedPrices`)."""
+        reserves = self._reserves
+        if reserves is None:
+            return self._reserve_anew(author, answer_cap)
+        key = (author, answer_cap)
+        try:
+            return reserves[key]
+        except KeyError:
+            found = reserves[key] = self._reserve_anew(author, answer_cap)
+            return found
+
+    def _reserve_anew(self, author: str, answer_cap: int) -> float | None:
         run = self.run
         if self._judges is None:  # (the first judge priced in this decision: see `decision`, which callers start)
             self._judges = [m for m in self.judge_set() if run.circuit.allows(m.name) and m.name not in run.not_judging]
@@ -452,6 +476,74 @@ class JudgePlanner:
             return found[1]
         return request.model_copy(update={"max_output_tokens": cap})
 
+
+_SHARED_TEXT = 4096
+"""The longest prompt (and context) whose judging prices the runs share: what `SharedPrices` keeps of each prompt it
+prices is its text, at most `_SHARED_PROMPTS` of them."""
+_SHARED_PROMPTS = 128
+
+
+class SharedPrices:
+    """The judging prices an orchestrator's runs share: what pricing the judges of an answer reads of each judge (its
+    window, cap, provider and prices), and per prompt the judges' worst cases for each answer cap and the judging
+    reserve of each author and cap (`JudgePlanner.reserve_for`). They are the same for every run of the same prompt
+    (with its context and domain) while the catalog, the learned output caps, the surcharges, the providers, the
+    evaluator's settings and the run's judge set are: a run starting while another of the same prompt has priced its
+    candidates reads their prices instead of computing them again (about a tenth of the CPU time a run spends before its
+    first call). Shared only with the default evaluator (its requests hold the answer once, verbatim; its panel size),
+    while every circuit is closed and no judge failed in the run; a run of a conversation, or of a prompt longer than
+    `_SHARED_TEXT`, shares the judges' terms only. A change to anything the prices depend on starts new tables; a run
+    that priced with the old ones goes on with them until its next decision, as it did with its own."""
+
+    __slots__ = ("_prompts", "_state", "terms")
+
+    def __init__(self) -> None:
+        self._state: tuple[object, ...] | None = None
+        self.terms: dict[str, _Terms] = {}
+        self._prompts: dict[tuple[str, str | None, str | None], _Tables] = {}
+
+    def tables(self, run: RunState) -> tuple[dict[str, _Terms], dict[int, list[tuple[float, str]]], _Reserves] | None:
+        """The tables `run`'s judge planner prices with in this decision (its caller has checked that every circuit is
+        closed and no judge failed in the run), or None when the run's judging is priced for it alone."""
+        evaluator = _verbatim(run.evaluator)
+        if evaluator is None or type(evaluator).panel_size_for is not _PANEL_SIZE_FOR:
+            return None
+        o = run.o
+        catalog, lengths, surcharges, pinned = o.catalog, o.output_lengths, o._surcharges, evaluator.pinned
+        state = (
+            catalog,
+            catalog.version,
+            lengths,
+            lengths.version,
+            surcharges,
+            surcharges.version,
+            evaluator,
+            evaluator.panel_size,
+            evaluator.max_output_tokens,
+            evaluator.rubric,
+            None if pinned is None else tuple(pinned),
+            o.judge_max_output_tokens,
+            o._judge_pool(run.judges),
+            tuple(o._providers.values()),
+        )
+        if state != self._state:  # (new tables: a run still pricing with the old ones writes only to those)
+            self._state, self.terms, self._prompts = state, {}, {}
+        doc = run.doc
+        context = doc.context
+        if doc.messages or len(doc.prompt) + (len(context) if context else 0) > _SHARED_TEXT:
+            return self.terms, {}, {}
+        key = (doc.prompt, context, doc.domain)
+        tables = self._prompts.get(key)
+        if tables is None:
+            if len(self._prompts) >= _SHARED_PROMPTS:
+                self._prompts = {}
+            tables = self._prompts[key] = ({}, {})
+        return self.terms, tables[0], tables[1]
+
+
+_PANEL_SIZE_FOR = LLMJudgeEvaluator.panel_size_for
+_Reserves = dict[tuple[str, int], "float | None"]
+_Tables = tuple[dict[int, list[tuple[float, str]]], _Reserves]
 
 _Terms = tuple[int, int, str, int, "tuple[int, int] | None"]
 """What pricing a judge reads of it: its window, its output cap, its provider (name and id: the key of `_bounds`)

@@ -45,7 +45,7 @@ from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._driving import drive_stored, run_prompt, start_task, stream_run
 from ._durable import DEFAULT_STORE_RETRY
-from ._judges import Judging
+from ._judges import Judging, SharedPrices
 from ._lifecycle import LeaseKeeper, ensure_ready, release_store, resolve_store
 from ._lookup import read_session
 from ._models import ModelPools, check_not_the_class, judge_names, providers_by_name, resolve_providers
@@ -199,6 +199,8 @@ class Orchestrator:
         self._watcher = CancelWatcher(self)
         self._closer = Closing()
         self._pools = ModelPools()
+        self._shared_prices = SharedPrices()
+        """The judging prices its runs share (see `SharedPrices`)."""
         self._runnable: tuple[object, object, tuple[object, ...]] | None = None
         """What `check_runnable` last passed with: the catalog, the evaluator (the very objects) and the values read
         of them (it is not checked again while all of it is the same)."""
