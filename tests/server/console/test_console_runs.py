@@ -16,6 +16,12 @@ from .test_console_browser import ENDED, log_in
 pytestmark = pytest.mark.slow
 
 
+FAILS_FOR_BUDGET = 0.0002
+"""A run's own cost_limit that pays for a simulated model's shortest answer, so the server starts the run, but not for
+that answer and its judging: the run fails `budget` before any call, having cost nothing. (A cost_limit of 0 is
+refused at the start, 409.)"""
+
+
 def run_to_the_end(console: Console, session_id: str, prompt: str, **settings: Any) -> str:
     """Start an orchestration in `session_id` through the REST API and wait until it has ended; its id."""
     headers = {"Authorization": f"Bearer {console.key}"}
@@ -79,7 +85,7 @@ def test_the_score_chart_of_runs_without_a_score_says_so(desktop: Watched, conso
     the score chart, next to a cost chart drawing those very runs."""
     from playwright.sync_api import expect
 
-    new_session_with_runs(console, "Explain entropy", cost_limit=0)
+    new_session_with_runs(console, "Explain entropy", cost_limit=FAILS_FOR_BUDGET)
     page = desktop.page
     log_in(page, console)
     page.locator(ENDED).wait_for()
@@ -197,7 +203,7 @@ def test_the_cost_chart_of_runs_that_cost_nothing_says_zero(desktop: Watched, co
     scale had a floor of 1e-9 that its labels wrote as the runs' cost."""
     from playwright.sync_api import expect
 
-    new_session_with_runs(console, "Explain entropy", cost_limit=0)
+    new_session_with_runs(console, "Explain entropy", cost_limit=FAILS_FOR_BUDGET)
     page = desktop.page
     log_in(page, console)
     expect(page.locator("#cost-chart svg rect.bar")).to_have_count(1)
