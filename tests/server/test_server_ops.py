@@ -488,7 +488,7 @@ def test_a_first_failed_run_adds_to_a_series_there_at_zero(make_api: Callable[..
     assert before[("failed", "budget")] == before[("failed", "error")] == before[("completed", "threshold")] == 0
     assert before[("cancelled", "cancelled")] == 0 and set(before.values()) == {0}
     sid = api.session()["_id"]
-    run = api.start(api.thread(sid)["_id"], settings={"cost_limit": 0.0000001})
+    run = api.start(api.thread(sid)["_id"], settings={"cost_limit": 0.0002})  # (a simulated answer, not its judging)
     doc = _wait_in_store(api, run["_id"])
     assert (doc["status"], doc["stop_reason"]) == ("failed", "budget")
     after = ended()

@@ -214,3 +214,36 @@ def test_a_session_with_no_budget_still_runs_free_models() -> None:
         tid = api.thread(api.session(max_iterations=1)["_id"])["_id"]
         final = api.wait(api.start(tid, settings={"cost_limit": 0})["_id"])
         assert (final["status"], final["total_cost"]) == ("completed", 0.0)
+
+
+def test_a_start_whose_budget_pays_for_no_call_is_refused_409_not_run_to_fail(api: Api) -> None:
+    # a session with $0.00001 left of its cost_limit (or a start's own cost_limit that small): answered 202, then its
+    # run failed `budget` without a call ("no model's worst-case cost (with judging) fits the $0.000010 left")
+    session = api.session(settings={"cost_limit": 0.00001})
+    tid = api.thread(session["_id"])["_id"]
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith(
+        f"session {session['_id']} has $0.000010 left of its cost_limit $0.000010: less than any model's shortest"
+        " answer worth asking for costs ($0.0"
+    ), detail
+    assert detail.endswith(
+        " tokens, its prompt and judging not counted), so no call of an orchestration would fit it; start it in a new"
+        " session"
+    ), detail
+    tid = api.thread(api.session(settings={"cost_limit": 1.0})["_id"])["_id"]
+    r = api.client.post(
+        "/api/orchestration/start", json={"thread_id": tid, "settings": {"cost_limit": 1e-9}}, headers=api.alice
+    )
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].startswith(
+        "settings.cost_limit is $0.000000001: less than any model's shortest answer worth asking for costs ($0.0"
+    ), r.text
+    assert r.json()["detail"].endswith(
+        " not counted), so no call of this orchestration would fit it; give it a larger budget, or leave cost_limit out"
+    )
+    analytics = api.client.get("/api/analytics/user/alice", headers=api.alice).json()
+    assert analytics["orchestrations"] == 0  # nothing was stored
+    # a budget that pays for a call is the run's to decide (its prompt and judging may still not fit)
+    assert api.start(tid, settings={"cost_limit": 0.01})["status"] == "pending"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping
 from functools import partial
 
 from fastapi import APIRouter, Request, Response
 
 from ..catalog import ModelCatalog
-from ..exceptions import Conflict, NotFound
+from ..exceptions import Conflict, NotFound, OrchestrateXError
+from ..orchestrator import Orchestrator
 from ..orchestrator._result import dollars
+from ..providers._base import least_output_tokens
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session, Thread
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import ServerState, state_of
@@ -67,6 +70,8 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     )
     if (spent := _spent(session, s.cost_limit, state.orchestrator.catalog)) is not None:
         raise Conflict(spent)
+    if (short := _too_little(state.orchestrator, session, doc)) is not None:
+        raise Conflict(short)
     if key is not None:
         doc.id = keyed_id(thread.user_id, key)
     charged = await state.quota.charge(session.user_id, stored_bytes(doc))
@@ -145,6 +150,52 @@ def _spent(session: Session, cost_limit: float | None, catalog: ModelCatalog) ->
     return (
         f"session {session.id} has spent its whole budget ({dollars(session.total_cost)} of its cost_limit"
         f" {dollars(limit)}): nothing is left for an orchestration; start it in a new session"
+    )
+
+
+def _too_little(orchestrator: Orchestrator, session: Session, doc: Orchestration) -> str | None:
+    """Why the budget `doc` may spend (what its session has left of its `cost_limit`, or its own `cost_limit` when
+    smaller) pays for no call, or None. Such a start was answered 202, then its run failed `budget` without a call
+    ("no model's worst-case cost (with judging) fits the $0.000010 left"). Each model's least call is the run's
+    shortest answer worth asking for (`OutputLengths.cap`, the provider's floor) at the model's output price, its
+    prompt and its judging left out: a bound below what the run needs, so no start the run could serve is refused.
+    Without a limit, nothing is computed; with one, the first model whose least call fits ends the look."""
+    limit, own = session.settings.cost_limit, doc.settings.cost_limit
+    left = None if limit is None else limit - session.total_cost
+    if own is not None and (left is None or own < left):
+        left = own
+    if left is None:
+        return None
+    least: tuple[float, str, int] | None = None
+    try:
+        for m in orchestrator._routable(doc.settings.preferred_models):
+            limit_tokens = max(min(doc.settings.max_output_tokens, m.max_output_tokens), 1)
+            provider = orchestrator.provider_for(m)
+            need = max(
+                orchestrator.output_lengths.cap(m, "generate", limit_tokens)[1], least_output_tokens(provider, m)
+            )
+            cost = m.worst_case_cost(0, need)
+            if cost <= left + 1e-12:
+                return None
+            if least is None or cost < least[0]:
+                least = (cost, m.name, need)
+    except OrchestrateXError:  # (an unpriced model, a provider's floor that is no number: the run says so)
+        return None
+    if least is None:  # (no model to route to: the run says why)
+        return None
+    cost, name, need = least
+    shown = (
+        f"less than any model's shortest answer worth asking for costs ({dollars(math.ceil(cost * 1e6) / 1e6)},"
+        f" {name}'s {need} tokens, its prompt and judging not counted)"
+    )
+    if left == own:
+        return (
+            f"settings.cost_limit is {dollars(own)}: {shown}, so no call of this orchestration would fit it; give it a"
+            " larger budget, or leave cost_limit out"
+        )
+    return (
+        f"session {session.id} has {dollars(max(left, 0.0))} left of its cost_limit {dollars(limit or 0.0)}: {shown},"
+        " so no call of an orchestration would fit it; start it in a new session"
     )
 
 
