@@ -174,3 +174,44 @@ def test_a_resume_pass_the_store_fails_keeps_the_runs_to_try_again() -> None:
         return runner._unclaimed
 
     assert asyncio.run(main()) == {"6b1659aa0000000000000001"}
+
+
+class _CountingStore(SQLiteStore):
+    """Counts how many times the store is asked whether each run should stop."""
+
+    asked: dict[str, int]
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        for oid in orchestration_ids:
+            self.asked[oid] = self.asked.get(oid, 0) + 1
+        return await super().cancel_requests(orchestration_ids)
+
+
+def test_a_resume_pass_asks_the_store_once_per_run_whether_to_stop_it(
+    tmp_path: Path, make_api: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pass asked the store which of the runs it resumes were cancelled, then each run handed back `running` asked
+    # it again, for itself, as it read its session: a round trip per run more as a server starts
+    path = tmp_path / "asked.db"
+    api = make_api(SQLiteStore(path), env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}, shutdown_grace_s=0.05)
+    sid = api.session(max_iterations=10)["_id"]
+    oids = [api.start(api.thread(sid)["_id"], settings={"evaluation_threshold": 10})["_id"] for _ in range(3)]
+    api.client.__exit__(None, None, None)  # (they are handed back `running`)
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+
+    async def main() -> tuple[dict[str, int], list[str], list[str]]:
+        store = _CountingStore(path)
+        store.asked = {}
+        async with store:
+            assert await store.request_cancel(oids[0])
+            async with Orchestrator(store=store) as orchestrator:
+                runner = Runner(orchestrator, resume_every_s=60)
+                resumed = await runner.resume_once()
+                await asyncio.wait(list(runner._tasks.values()))
+                assert orchestrator._stop_asked == set()  # (forgotten as each ended)
+            ended: list[str] = [(await store.get_orchestration(oid)).status for oid in oids]
+        return store.asked, resumed, ended
+
+    asked, resumed, ended = asyncio.run(main())
+    assert sorted(resumed) == sorted(oids) and ended[0] == "cancelled" and "cancelled" not in ended[1:], ended
+    assert asked[oids[1]] == asked[oids[2]] == 1  # (each once, by the pass: before its first call)

@@ -201,7 +201,7 @@ class Run(Committing):
         read = with_store_retries(
             lambda: self.o.store.get_session(sid), self.o.store_retry, f"reading session {sid}", ids=self._ids
         )
-        if not self.resumed:
+        if not self.resumed or self.doc.id in self.o._stop_asked:  # (its caller asked the store just now)
             return await read, False
         return await asyncio.gather(read, self._stop_requested())
 

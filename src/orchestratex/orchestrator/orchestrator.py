@@ -190,6 +190,10 @@ class Orchestrator:
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
         self._cancelling: set[str] = set()
         """Orchestrations `cancel` is stopping: a `suspend` meanwhile leaves them to end `cancelled`."""
+        self._stop_asked: set[str] = set()
+        """Stored runs whose caller has just asked the store whether to stop them (`Store.cancel_requests`: the
+        server's resume pass, for all it resumes at once) and is driving them: a resumed one does not ask again for
+        itself as it reads its session. The caller forgets each once its run has ended."""
         self._leases = LeaseKeeper(self)
         self._spent = SpentSoFar()
         """The least each session has spent, as this orchestrator's runs saw it: the basis of a run's first routing

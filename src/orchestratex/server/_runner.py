@@ -85,6 +85,7 @@ class Runner:
 
     def _ended(self, oid: str, task: asyncio.Task[Any]) -> None:
         self._tasks.pop(oid, None)
+        self.orchestrator._stop_asked.discard(oid)
         if not task.cancelled():
             exc = task.exception()
             if exc is None or isinstance(exc, Conflict):  # Conflict: another process holds its lease
@@ -129,7 +130,9 @@ class Runner:
         """Launch every resumable orchestration not already running here; returns their ids. One whose cancel was
         asked meanwhile (or whose session has ended) is ended `cancelled` as it begins, before any call: resumed as
         the others, it made a call (a judge's, the next answer) before its first check of the store stopped it, a
-        call the provider may bill (`abandoned_calls`) for a run cancelled minutes before."""
+        call the provider may bill (`abandoned_calls`) for a run cancelled minutes before. The others do not ask the
+        store again for themselves as they begin (`Orchestrator._stop_asked`): one round trip for the pass, not one more
+        per run."""
         launched = []
         listed = await self.orchestrator.store.list_resumable(limit=100)
         retried = set(self._unclaimed)
@@ -142,6 +145,7 @@ class Runner:
             if oid in stop:
                 self._end(oid)
             else:
+                self.orchestrator._stop_asked.add(oid)
                 self.launch(oid)
             launched.append(oid)
         return launched
