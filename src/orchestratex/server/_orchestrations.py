@@ -238,7 +238,8 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     spent counted and its reservations released, with `orchestration_failed` as its last event.
 
     200 with the ended orchestration when this server process was running it; 202 with it as it is when
-    another process (sharing the store) runs it: that process stops it within about a second. 409 when
+    another process (sharing the store) runs it: that process stops it within about a second (one that died: the
+    first resume pass once its lease has expired). 409 when
     it has already ended. Never refused for the request rate while the run goes on (it would go on paying).
     """
     check_query(request, (), ONE_RECORD)
