@@ -36,7 +36,7 @@ def reference_plan(
         best: Value = (0.0, 0.0, 0.0, ())
         for j in range(n):
             c = costs[j]
-            if left is not None and c > left:
+            if (left is not None and c > left) or right[j] <= 0.0:  # (a step never right is not planned)
                 continue
             fut_v, fut_s, fut_c, fut_o = value(state | {j}, k - 1, None if left is None else left - c)
             miss = 1.0 - accept[j]

@@ -275,3 +275,33 @@ async def test_when_every_candidate_was_rejected_the_best_of_them_is_asked_again
     answered = [it.model_name for it in result.orchestration.iterations]
     assert sorted(answered[:2]) == ["function:good", "function:poor"], answered
     assert answered[2] == "function:good", answered
+
+
+@pytest.mark.parametrize("router", [ContextualRouter(explore=False), BayesianRouter(cost_sensitivity=0, explore=False)])
+def test_a_plan_never_re_asks_the_model_it_just_planned(router: ContextualRouter | BayesianRouter) -> None:
+    """At cost weight 0 a retry never seen to pay is worth nothing and costs nothing in a plan's value, so of equal
+    plans the first (the lowest index) planned it: "plans t:cheap → t:cheap → t:dear", its spend counted, and a fresh
+    ContextualRouter (every model believed alike) took the dearer of two models for the first answer, its plan
+    looking cheaper for not re-asking itself."""
+    import json
+
+    from orchestratex import Event, FunctionProvider, GenerationRequest, ModelCatalog, Orchestrator
+
+    cheap = ModelProfile(name="function:cheap", input_cost_per_1k=0.001, output_cost_per_1k=0.003, quality=8)
+    dear = ModelProfile(name="function:dear", input_cost_per_1k=0.01, output_cost_per_1k=0.03, quality=8)
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "fine"})
+        return "an answer"
+
+    chosen: list[tuple[str, str]] = []
+
+    def selected(event: Event) -> None:
+        if event.type == "model_selected":
+            chosen.append((event.model_name, event.reasoning))
+
+    with Orchestrator(providers=[FunctionProvider(answer)], catalog=ModelCatalog([cheap, dear]), router=router) as orch:
+        orch.run_sync("Say something true.", max_iterations=3, on_event=selected)
+    assert chosen[0][0] == "function:cheap"
+    assert "plans function:cheap → function:dear (" in chosen[0][1]

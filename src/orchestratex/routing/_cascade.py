@@ -143,7 +143,11 @@ class _Search:
         best = _NOTHING  # a step worth nothing is not planned
         for j in range(len(costs)):
             c = costs[j]
-            if left is not None and c > left:
+            # nor a step never right (a rejected model asked again, its retries never seen to pay): worth at most the
+            # steps after it, and at cost_weight 0 exactly theirs, it came first of equal plans, which re-asked the
+            # model just planned ("x:cheap → x:cheap → x:dear") and counted its spend, so that of two first steps
+            # worth the same the dearer one was taken, its plan looking cheaper for not re-asking itself
+            if (left is not None and c > left) or right[j] <= 0.0:
                 continue
             fut_v, fut_s, fut_c, fut_o = self.value(state | singles[j], k - 1, None if left is None else left - c)
             miss = 1.0 - accept[j]
@@ -168,7 +172,7 @@ class _Search:
         nows = [r - w for r, w in zip(right, weighted, strict=True)]
         for j in sorted(range(len(costs)), key=nows.__getitem__, reverse=True):
             c = costs[j]
-            if left is not None and c > left:
+            if (left is not None and c > left) or right[j] <= 0.0:  # (`_loop`'s skips)
                 continue
             miss = 1.0 - accept[j]
             now = nows[j]
