@@ -83,3 +83,24 @@ def test_plain_prompts_of_each_domain_are_detected(prompt: str, domain: str) -> 
     # the cues were whole words in the singular only, bounded so that "C++" never matched: "Write a parser for ISO
     # dates", "Write unit tests for these functions", "How do black holes form?" and a haiku all read as "general"
     assert detect_domain(prompt) == domain
+
+
+@pytest.mark.parametrize(
+    ("prompt", "domain"),
+    [
+        ("What factors drive housing prices?", "analysis"),
+        ("What are the limits of free speech?", "general"),
+        ("Which areas of Paris are safe at night?", "general"),
+        ("Write a light-hearted poem about Mondays", "writing"),
+        ("Why does this error message appear when I log in to my bank?", "general"),
+        ("Any pointers on improving my essay?", "writing"),
+        ("How did the stock market react to the news?", "analysis"),
+        ("Is a string quartet good for a wedding?", "general"),
+        ("Keep me in the loop about the party", "general"),
+        ("Who is in the inner circle of the president?", "general"),
+    ],
+)
+def test_everyday_words_are_no_cue_of_a_domain(prompt: str, domain: str) -> None:
+    # with a cue's plural counted, "factors", "limits", "areas", "pointers" and "loop", "string", "react", "light",
+    # "message" read these as math, coding, science or writing
+    assert detect_domain(prompt) == domain
