@@ -283,6 +283,7 @@ function selectSession(sessionId) {
       state.streamText = text;
       byId("stream-state").textContent = text;
       const change = what === "connecting" ? state.streamChanges : ++state.streamChanges; // (a retry is no news)
+      if (what === "open") streamOpened = true;
       if (what === "open" || what === "ended") setText(byId("stream-error"), "");
       if (what === "closed") state.api.session(sessionId).catch(() => {}); // a refused key logs out
       if (what === "refused") explainRefusal(sessionId, change);
@@ -290,6 +291,14 @@ function selectSession(sessionId) {
   });
   state.stream.open();
 }
+
+/**
+ * Whether a stream has opened in this page: the proxy, if any, then passes on the `Sec-WebSocket-Protocol` header that
+ * carries the key. Until then a refusal may be a proxy dropping it, which a refused handshake does not tell: the
+ * server, given no key, refused every stream while every REST call passed, and the console spoke only of too many
+ * streams or a proxy passing no WebSockets on.
+ */
+let streamOpened = false;
 
 /**
  * Say why the stream of the session could not be opened, under its title (shown or not, the live view waits for the
@@ -302,12 +311,17 @@ function selectSession(sessionId) {
 function explainRefusal(sessionId, change) {
   const stale = () => state.sessionId !== sessionId || state.streamChanges !== change;
   const shown = (text) => stale() || setText(byId("stream-error"), `${text} The console keeps trying.`);
+  const refused = "The server refused the live stream of this session, so its orchestrations are not shown";
   state.api.session(sessionId).then(
     () =>
       shown(
-        "The server refused the live stream of this session, so its orchestrations are not shown: this user may " +
-          "already hold as many streams as the server allows (other tabs, other programs: close some), or a proxy " +
-          "in between does not pass WebSockets on.",
+        streamOpened
+          ? `${refused}: this user may already hold as many streams as the server allows (other tabs, other ` +
+              "programs: close some), or a proxy in between does not pass WebSockets on."
+          : `${refused}. If a proxy stands between this page and the server, the key may not reach the server: ` +
+              "the stream carries it in its Sec-WebSocket-Protocol header, which the proxy must pass on (and " +
+              "WebSockets: the Upgrade and Connection headers). Else this user may already hold as many streams " +
+              "as the server allows (other tabs, other programs: close some).",
       ),
     (err) => {
       if (!(err instanceof ApiError && err.status === 401)) shown(`The live stream cannot be opened: ${err.message}.`);
