@@ -53,3 +53,44 @@ def test_a_run_that_has_ended_offers_no_cancel(desktop: Watched, console: Consol
     page.locator(ENDED).wait_for()
     expect(page.get_by_role("button", name="Cancel orchestration")).to_be_hidden()
     assert desktop.problems() == []
+
+
+def test_cancel_stops_the_run_it_was_pressed_for_while_other_runs_start(desktop: Watched, console: Console) -> None:
+    """Under load (runs started by a script, through the API), the console shows each new run as it starts: a run
+    started while the pointer was on Cancel took the place of the one shown, and the click cancelled the new run, not
+    the one the operator meant; the view then jumped on to the next run, so the cancel seemed not to have happened.
+    While the pointer is on Cancel (or the keyboard focus), the run shown stays; once pressed, the run stays shown,
+    its end said."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    log_in(page, console)
+    sid = new_session(page)
+    headers = {"Authorization": f"Bearer {console.key}"}
+    settings = {"max_iterations": 8, "evaluation_threshold": 10}
+    with httpx.Client(base_url=console.server.base_url, headers=headers, timeout=30) as client:
+
+        def start(prompt: str) -> str:
+            thread = client.post("/api/threads/", json={"session_id": sid, "original_prompt": prompt}).json()
+            body = {"thread_id": thread["_id"], "settings": settings}
+            oid: str = client.post("/api/orchestration/start", json=body).json()["_id"]
+            return oid
+
+        meant = start("Write a long essay on the history of tea")
+        expect(page.locator("#live-title")).to_have_text(f"Orchestration {meant}")
+        cancel = page.get_by_role("button", name="Cancel orchestration")
+        cancel.hover()  # (the operator goes for the button)
+        other = start("Write a long essay on the history of coffee")  # (a script starts another run meanwhile)
+        page.locator(f"#orchestration-list button[data-orchestration='{other}']").wait_for()
+        cancel.click()
+        page.locator(ENDED).wait_for(timeout=90_000)
+        expect(page.locator("#live-title")).to_have_text(f"Orchestration {meant}")
+        expect(page.locator("#feed li").last.locator(".event-title")).to_contain_text("Cancelled")
+        third = start("Write a long essay on the history of cocoa")  # (the cancelled run stays shown)
+        page.locator(f"#orchestration-list button[data-orchestration='{third}']").wait_for()
+        expect(page.locator("#live-title")).to_have_text(f"Orchestration {meant}")
+        assert client.get(f"/api/orchestration/status/{meant}").json()["status"] == "cancelled"
+        for oid in (other, third):
+            assert client.get(f"/api/orchestration/status/{oid}").json()["status"] in ("pending", "running")
+            client.post(f"/api/orchestration/{oid}/cancel")  # (not left running under the other tests)
+    assert desktop.problems() == []

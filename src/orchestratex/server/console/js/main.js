@@ -445,7 +445,7 @@ function onEvent(event) {
     run.threshold = event.evaluation_threshold;
     run.status = "running";
     if (run.id === state.pinned) watch(run.id, { follow: false });
-    else if (state.follow) watch(run.id, { follow: true });
+    else if (state.follow && !aimingAtCancel()) watch(run.id, { follow: true });
     // (a run started elsewhere — another tab, a script, the API — on a thread not read yet: its thread was listed
     // only once the run had ended, when the session is read again)
     if (state.threadsRead && !state.threadIds.has(event.thread_id)) refreshSoon();
@@ -582,11 +582,26 @@ function drawCancel(run) {
   button.hidden = !running;
 }
 
-/** Ask the server to stop the run shown; its last event (`orchestration_failed`, cancelled) says when it has. */
+/**
+ * Whether the pointer is on Cancel, or the keyboard focus: a run starting then is not shown in place of the one shown.
+ * Under load (runs started by a script), a run started while the operator went for the button took the place of the
+ * one meant, and the click cancelled it.
+ */
+function aimingAtCancel() {
+  const button = byId("run-cancel");
+  return !button.hidden && (button.matches(":hover") || document.activeElement === button);
+}
+
+/**
+ * Ask the server to stop the run shown; its last event (`orchestration_failed`, cancelled) says when it has. The run
+ * stays shown (picked, as a click in the list picks it), so that its end is seen: the view went on to the next run
+ * started, and the cancel seemed not to have happened.
+ */
 async function cancelShown() {
   const api = state.api;
   const orchestrationId = state.watching;
   if (!api || !orchestrationId) return;
+  watch(orchestrationId, { follow: false });
   const error = byId("cancel-error");
   error.textContent = "";
   try {
