@@ -11,7 +11,7 @@ from typing import Any
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
-from orchestratex.providers._support import not_json
+from orchestratex.providers._support import not_json, one_line
 from orchestratex.usage import Usage, add_costs
 
 __all__ = ["JUDGE_EFFORT", "generation_from_message", "message_params", "unwrap_json_object"]
@@ -134,7 +134,10 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         raise MalformedResponse("message usage without token counts")
     texts: list[str] = []
     for block in content:
-        if getattr(block, "type", None) == "text":
+        kind = getattr(block, "type", None)
+        if not isinstance(kind, str):  # (`"content": [5]`, a block without its type: it was read as an empty answer)
+            raise MalformedResponse(f"message with a content block that is not a typed block: {one_line(repr(block))}")
+        if kind == "text":
             piece = getattr(block, "text", None)
             if not isinstance(piece, str):  # (a gateway's: joined, it failed the run with a bare TypeError)
                 raise MalformedResponse(f"message with a text block whose text is not a string: {piece!r}")
