@@ -53,12 +53,15 @@ def with_message(message: object) -> dict[str, Any]:
     return body
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+def chunk(delta: object, finish: object = None) -> dict[str, Any]:
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
     return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": [choice]}
 
 
+USAGE_CHUNK = {**chunk({}), "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
 NUMBER_CONTENT = sse(chunk({"role": "assistant", "content": 5}), chunk({}, "stop"))
+NUMBER_DELTA = sse(chunk({"content": "Hel"}), chunk(5), chunk({"content": "lo"}, "stop"), USAGE_CHUNK)
+NUMBER_FINISH = sse(chunk({"content": "Hello"}), chunk({}, 5), USAGE_CHUNK)
 
 
 def provider_on(server: MockServer, api: str = "auto") -> OpenAIProvider:
@@ -116,6 +119,19 @@ async def test_a_chat_completion_whose_message_is_not_a_message_is_malformed(mes
 async def test_a_chunk_whose_content_is_not_text_is_malformed() -> None:
     provider = provider_on(MockServer().always(Reply(200, headers=SSE, content=NUMBER_CONTENT)))
     with pytest.raises(MalformedResponse, match="content is not text: 5"):
+        await provider.generate_stream(request(CHAT), ignore)
+
+
+@pytest.mark.parametrize(
+    ("stream", "said"),
+    [(NUMBER_DELTA, "delta is not an object: 5"), (NUMBER_FINISH, "finish_reason is not a string: 5")],
+    ids=["delta-a-number", "finish-reason-a-number"],
+)
+async def test_a_chunk_whose_delta_or_finish_reason_is_not_one_is_malformed(stream: bytes, said: str) -> None:
+    """A delta that is not an object was left out, the answer judged without its piece ("Hello" as "lo"); a
+    finish reason that is not a string failed as "1 validation error for Generation"."""
+    provider = provider_on(MockServer().always(Reply(200, headers=SSE, content=stream)))
+    with pytest.raises(MalformedResponse, match=said):
         await provider.generate_stream(request(CHAT), ignore)
 
 

@@ -73,7 +73,7 @@ async def generation_from_chat_stream(
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or []):
             delta = getattr(choice, "delta", None)
-            piece = _delta_text(getattr(delta, "content", None))
+            piece = _delta_text(delta)
             written.append(piece)
             content = thinking.feed(piece)
             if content:
@@ -81,8 +81,7 @@ async def generation_from_chat_stream(
                 await on_text(content)
             if isinstance(getattr(delta, "refusal", None), str):
                 refusal.append(delta.refusal)  # type: ignore[union-attr]
-            if getattr(choice, "finish_reason", None):
-                finish = choice.finish_reason
+            finish = _finish(choice) or finish
     rest = thinking.flush()
     if rest:
         parts.append(rest)
@@ -100,13 +99,32 @@ async def generation_from_chat_stream(
     return _answer(text, FINISH_REASONS.get(finish, finish), usage, tier, request, "".join(written), answered_by)
 
 
-def _delta_text(content: object) -> str:
-    """The text of a chunk's delta `content` (Magistral's: a list of typed blocks; none: ""), or `MalformedResponse`
-    for content that is not text (`"content": 5`: it was left out, and the answer, empty, judged as a whole one)."""
+def _delta_text(delta: object) -> str:
+    """The text of a chunk's `delta` (its `content`: Magistral's a list of typed blocks; none: ""), or
+    `MalformedResponse` for a delta that is not an object or content that is not text (`"delta": 5`, `"content": 5`:
+    each was left out, and the answer, short of it or empty, judged as a whole one)."""
+    if delta is None:
+        return ""
+    if not hasattr(delta, "content"):
+        raise MalformedResponse(f"a chat completion chunk whose delta is not an object: {one_line(repr(delta))}")
+    content = delta.content
     text = content_text(content)
     if text is None and content is not None:
         raise MalformedResponse(f"a chat completion chunk whose content is not text: {one_line(repr(content))}")
     return text or ""
+
+
+def _finish(choice: object) -> str | None:
+    """A chunk's `finish_reason`, None while the answer goes on; `MalformedResponse` for one that is not a string
+    (`"finish_reason": 5` failed as "1 validation error for Generation")."""
+    finish = getattr(choice, "finish_reason", None)
+    if finish is None or finish == "":
+        return None
+    if not isinstance(finish, str):
+        raise MalformedResponse(
+            f"a chat completion chunk whose finish_reason is not a string: {one_line(repr(finish))}"
+        )
+    return finish
 
 
 def _answer(
