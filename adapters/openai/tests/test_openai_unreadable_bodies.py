@@ -35,6 +35,20 @@ def null_content() -> dict[str, Any]:
     return body
 
 
+def response_with(**fields: object) -> dict[str, Any]:
+    """A Responses API answer ("Hello") with `fields` set (a field given `...` left out), or its message item's
+    `content` when given as `content`."""
+    body = responses_object(USAGE, text="Hello")
+    if "content" in fields:
+        body["output"][0]["content"] = fields.pop("content")
+    for name, value in fields.items():
+        if value is ...:
+            del body[name]
+        else:
+            body[name] = value
+    return body
+
+
 def sse(*events: dict[str, Any]) -> bytes:
     return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
 
@@ -123,6 +137,29 @@ async def test_a_chunk_whose_content_is_not_text_is_malformed() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (response_with(content=5), "output item whose content is not a list: 5"),
+        (response_with(status=5), "status is not a string: 5"),
+    ],
+    ids=["content-a-number", "status-a-number"],
+)
+async def test_a_response_whose_content_or_status_is_not_one_is_malformed(body: dict[str, Any], said: str) -> None:
+    """`"content": 5` failed the run with a bare TypeError (the adapter's own loop over it); a status that is not a
+    string became the finish reason ("5")."""
+    provider = provider_on(MockServer().always(Reply(200, json=body)), api="responses")
+    with pytest.raises(MalformedResponse, match=said):
+        await provider.generate(request(RESPONSES))
+
+
+async def test_a_response_without_its_status_finishes_as_its_usage_says() -> None:
+    """A server leaving the status out had its answer finish with the reason "None" (a string)."""
+    provider = provider_on(MockServer().always(Reply(200, json=response_with(status=...))), api="responses")
+    generation = await provider.generate(request(RESPONSES))
+    assert (generation.text, generation.finish_reason) == ("Hello", "stop")
+
+
+@pytest.mark.parametrize(
     ("stream", "said"),
     [(NUMBER_DELTA, "delta is not an object: 5"), (NUMBER_FINISH, "finish_reason is not a string: 5")],
     ids=["delta-a-number", "finish-reason-a-number"],
@@ -141,6 +178,7 @@ async def test_a_chunk_whose_delta_or_finish_reason_is_not_one_is_malformed(stre
         (RESPONSES, Reply(200, json=null_content()), "responses", False),
         (RESPONSES, Reply(200, headers=SSE, content=COMPLETED), "responses", True),
         (CHAT, Reply(200, headers=SSE, content=NOT_A_LIST), "auto", True),
+        (RESPONSES, Reply(200, json=response_with(content=5)), "responses", False),
         (CHAT, Reply(200, json=with_message(5)), "auto", False),
         (CHAT, Reply(200, headers=SSE, content=NUMBER_CONTENT), "auto", True),
     ],
@@ -148,6 +186,7 @@ async def test_a_chunk_whose_delta_or_finish_reason_is_not_one_is_malformed(stre
         "response-content-null",
         "streamed-response-content-null",
         "chunk-choices-a-number",
+        "response-content-a-number",
         "message-a-number",
         "chunk-content-a-number",
     ],

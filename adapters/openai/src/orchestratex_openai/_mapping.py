@@ -542,10 +542,17 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
     if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
         raise MalformedResponse("response usage without token counts")
     for item in response.output:
-        for part in getattr(item, "content", None) or ():
+        parts = getattr(item, "content", None)
+        if parts is not None and not isinstance(parts, list):  # (`"content": 5` failed the run with a bare TypeError)
+            raise MalformedResponse(f"response output item whose content is not a list: {one_line(repr(parts))}")
+        for part in parts or ():
             if getattr(part, "type", None) == "refusal":
                 raise withheld(f"the answer was withheld: {part.refusal}", usage, request, tier, responses=True)
-    finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else str(reason or status)
+    if status is not None and not isinstance(status, str):
+        raise MalformedResponse(f"response whose status is not a string: {one_line(repr(status))}")
+    finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else reason or status
+    if not isinstance(finish, str):  # (a server that leaves the status out: its usage says the answer is whole)
+        finish = "length" if output_tokens >= request.max_output_tokens else "stop"
     tokens = _response_usage(usage)
     answered_by = getattr(response, "model", None)
     return _generation(
