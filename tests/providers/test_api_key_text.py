@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from pydantic import SecretStr
 
 import orchestratex.providers
 from orchestratex.catalog import ModelProfile
@@ -180,3 +181,11 @@ def test_every_adapter_refuses_a_key_with_a_line_break_inside(cls: Any, variable
     with pytest.raises(ConfigurationError) as info:
         cls.from_env({variable: "sk-test\nsk-other"})  # two keys pasted into one variable
     assert "holds a line break at character 8" in str(info.value) and "sk-test" not in str(info.value)
+
+
+@pytest.mark.parametrize("cls", [OpenAIProvider, AnthropicProvider, GeminiProvider])
+def test_every_adapter_refuses_a_key_that_is_not_a_string_saying_what_to_pass(cls: Any) -> None:
+    """A pydantic `SecretStr` (an app's settings hold keys so) failed with a bare AttributeError: 'SecretStr' object has
+    no attribute 'strip'."""
+    with pytest.raises(ConfigurationError, match=r"must be a string, not SecretStr: pass its \.get_secret_value\(\)"):
+        cls(api_key=SecretStr(KEY))

@@ -62,9 +62,13 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
     a `ConfigurationError` when it holds a character no HTTP header can carry (a space or a line break inside, `…`), as
     the message says where it came from (`where`: `OPENAI_API_KEY or api_key=`) and never shows the key. Sent as it
     was, such a key failed every call as a retried connection error quoting the key, or a raw `UnicodeEncodeError`.
-    So is a key in quotes (docker's `--env-file` keeps them), which every vendor refused."""
+    So is a key in quotes (docker's `--env-file` keeps them), which every vendor refused, and a key that is not a string
+    (a pydantic `SecretStr`, said to pass its `.get_secret_value()`)."""
     if key is None:
         return None
+    if not isinstance(key, str):  # (a pydantic `SecretStr` from the app's settings failed with a bare AttributeError)
+        hint = ": pass its .get_secret_value()" if hasattr(key, "get_secret_value") else ""
+        raise ConfigurationError(f"{provider}: the API key ({where}) must be a string, not {type(key).__name__}{hint}")
     stripped = key.strip()
     for i, char in enumerate(stripped):
         if not " " < char <= "~":
