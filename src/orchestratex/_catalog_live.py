@@ -32,15 +32,18 @@ def read_catalog_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
     kind = "JSON" if path.suffix.lower() == ".json" else "TOML"  # (`MODELS.JSON`, as Windows tools may name it)
-    try:  # `utf-8-sig`: a byte order mark (Notepad saves one) marks the encoding; TOML refused it at line 1, column 1
-        data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        if kind == "JSON" or not _json_like(raw):
+    text = _text(raw, path) if kind == "TOML" else ""
+    try:
+        data = json.loads(raw) if kind == "JSON" else tomllib.loads(text)
+    except ValueError as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            _text(raw, path)  # (JSON that is not UTF-8, nor UTF-16 or UTF-32, which `json.loads` reads: said so)
+        if kind == "JSON" or not text.lstrip().startswith("{"):  # (no TOML document starts with `{`)
             raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
         # JSON whose file's name does not end in `.json` (`--catalog <(curl …)`, `/dev/stdin`, `models.conf`): it was
         # refused as "not valid TOML: Invalid statement (at line 1, column 1)", though nothing in it was wrong
         try:
-            data = json.loads(raw.decode("utf-8-sig"))
+            data = json.loads(text)
         except ValueError as json_exc:
             raise ConfigurationError(f"catalog file {str(path)!r} is not valid JSON: {json_exc}") from json_exc
     if not isinstance(data, dict):
@@ -48,12 +51,26 @@ def read_catalog_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _json_like(raw: bytes) -> bool:
-    """Whether `raw` reads as JSON, an object: no TOML document starts with `{`."""
+def _text(raw: bytes, path: Path) -> str:
+    """The text of a catalog file: UTF-8, after the byte order mark Notepad saves (TOML refused it at line 1, column
+    1), or UTF-16, as its byte order mark says (Windows PowerShell 5's `>` and `Out-File` write it: it was refused as
+    "'utf-8' codec can't decode byte 0xff in position 0"); other bytes are `ConfigurationError` saying where."""
+    import codecs
+
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # (said below: not UTF-8)
     try:
-        return raw.decode("utf-8-sig").lstrip().startswith("{")
-    except UnicodeDecodeError:
-        return False
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigurationError(
+            f"catalog file {str(path)!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column"
+            f" {column}): save it as UTF-8 (`iconv -f LATIN1 -t UTF-8`, or your editor's encoding menu)"
+        ) from None
 
 
 def _signature(path: Path) -> tuple[int, int] | None:

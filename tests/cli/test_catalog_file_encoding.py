@@ -118,3 +118,31 @@ def test_a_json_catalog_by_a_name_that_does_not_end_in_json_is_read_as_json(tmp_
         f"orchestratex: error: catalog file '{tmp_path / 'models.conf'}' is not valid JSON: Expecting value: line 1"
         " column 13 (char 12)"
     ]
+
+
+@pytest.mark.parametrize("name", ["models.toml", "models.json"])
+def test_a_catalog_file_saved_as_utf16_is_read(tmp_path: Path, name: str) -> None:
+    """Windows PowerShell 5 writes UTF-16 (`Get-Content models.toml > copy.toml`, `Out-File`): a TOML catalog so saved
+    was refused as "not valid TOML: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte", though
+    its byte order mark says which encoding it is (and a JSON one was read). It is read as the text it is."""
+    path = tmp_path / name
+    path.write_bytes((TOML if name.endswith(".toml") else json.dumps(JSON)).encode("utf-16"))  # (with its BOM)
+    listed = run_cli("models", "--json", "--catalog", str(path))
+    assert listed.returncode == 0, listed.stderr
+    assert "ollama:llama3.2" in {m["name"] for m in json.loads(listed.stdout)["models"]}
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    done = run_cli("run", "Hello", "--json", "--provider", "sim", "--catalog", str(path), "--store", url)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_catalog_file_that_is_not_utf8_says_so_and_where(tmp_path: Path) -> None:
+    """A file saved in a legacy encoding (`# modèles locaux` in Latin-1) was refused with Python's words, "not valid
+    TOML: 'utf-8' codec can't decode byte 0xe8 in position 5: invalid continuation byte"."""
+    path = tmp_path / "models.toml"
+    path.write_bytes(("# modèles locaux\n" + TOML).encode("latin-1"))
+    done = run_cli("models", "--catalog", str(path))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"orchestratex: error: catalog file '{path}' is not UTF-8 text (byte 0xe8 at line 1, column 6): save it as"
+        " UTF-8 (`iconv -f LATIN1 -t UTF-8`, or your editor's encoding menu)"
+    ]
