@@ -297,16 +297,36 @@ def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
 
 _OPTIONS = frozenset(RunOptions.__annotations__)
 
+_MEANT = {
+    "threshold": ": did you mean 'evaluation_threshold'?",
+    "score_threshold": ": did you mean 'evaluation_threshold'?",
+    "model": ": did you mean 'preferred_models'? (a list: preferred_models=['gpt4'])",
+    "models": ": did you mean 'preferred_models'?",
+    "stop": ": did you mean 'stop_sequences'?",
+    "max_tokens": ": did you mean 'max_output_tokens'?",
+    "max_completion_tokens": ": did you mean 'max_output_tokens'?",
+    "budget": ": did you mean 'cost_limit'? (US dollars)",
+    "max_cost": ": did you mean 'cost_limit'? (US dollars)",
+    "messages": ": pass the conversation as the prompt, run([{'role': 'user', 'content': ...}])",
+    "system_prompt": ": put a system message first in the conversation, or set Orchestrator(system_prompt=...)",
+    "judges": ": set them with Orchestrator(judges=[...]) or create_session(judges=[...])",
+    "judging": ": set it with Orchestrator(judging=...) or create_session(judging=...)",
+}
+"""What a run option written as another API names it (OpenAI's `stop`, `max_tokens`, `model`, `messages`) or a setting
+of the orchestrator or the session means. Left to `difflib`, `threshold` was "did you mean 'thread'?" (which then
+refused 7 as no thread), and `stop` or `model` listed the options without saying which was meant."""
+
 
 def check_options(options: Mapping[str, object]) -> None:
-    """`UserError` naming an option `run` does not take (and the one meant, when it looks like a typo)."""
+    """`UserError` naming an option `run` does not take (and the one meant, when it looks like a typo, or is another
+    API's name for it)."""
     if _OPTIONS.issuperset(options):
         return
     unknown = options.keys() - _OPTIONS
     if unknown:
         name = sorted(unknown)[0]
         close = difflib.get_close_matches(name, RunOptions.__annotations__.keys(), n=1)
-        hint = (
+        hint = _MEANT.get(name) or (
             f": did you mean {close[0]!r}?" if close else f"; the options are {', '.join(RunOptions.__annotations__)}"
         )
         raise UserError(f"unknown option {name!r}{hint}")
