@@ -21,6 +21,17 @@ from ..kernel_cells import run_cells
         ("handler", r"did you mean 'handlers'\?$"),
         ("judge", r"did you mean 'judges'\?$"),
         ("simulate", r"read by the constructor only: make a new `Orchestrator\(simulate=...\)`$"),
+        # run options, which no run read from the orchestrator: `cost_limit = 0.05` left the next runs without a budget
+        (
+            "cost_limit",
+            r"^Orchestrator has no setting 'cost_limit': it is an option of each run: "
+            r"`run\(\.\.\., cost_limit=\.\.\.\)` \(run_sync and run_stream take it too\), or a budget shared by a "
+            r"session's runs: `create_session\(",
+        ),
+        ("preferred_models", r"it is an option of each run: `run\(\.\.\., preferred_models=\.\.\.\)`.*create_session"),
+        ("stop_sequences", r"it is an option of each run: `run\(\.\.\., stop_sequences=\.\.\.\)`"),
+        ("user_id", r"it is an option of each run: `run\(\.\.\., user_id=\.\.\.\)`"),
+        ("threshold", r"^Orchestrator has no setting 'threshold': did you mean 'evaluation_threshold'\?$"),
     ],
 )
 def test_a_setting_it_does_not_have_is_refused(name: str, message: str) -> None:
@@ -36,6 +47,7 @@ def test_names_of_ones_own_are_kept() -> None:
             super().__init__(simulate=True)
             self.team = "search"  # a subclass's own attributes, one whose name is close to a setting's too
             self.max_iteration_count = 0
+            self.cost_limit = 0.5  # (one it passes to its runs itself)
 
     mine = Mine()
     mine.label = "nightly"
@@ -43,6 +55,7 @@ def test_names_of_ones_own_are_kept() -> None:
     with pytest.raises(UserError, match=r"set `orchestrator\.handlers`"):
         mine.on_event = print
     assert (mine.team, mine.label, mine.max_iterations) == ("search", "nightly", 2)  # type: ignore[attr-defined]
+    assert mine.cost_limit == 0.5
 
 
 def test_handlers_set_in_a_notebook_cell_as_the_constructor_names_them(
@@ -72,4 +85,17 @@ def test_simulated_follows_the_providers_and_is_not_set() -> None:
     orchestrator.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
     result = orchestrator.run_sync("Name a prime number", max_iterations=1)
     assert result.simulated and all(e.simulated for e in result.events if e.type == "orchestration_started")
+    orchestrator.close()
+
+
+def test_a_budget_set_on_the_orchestrator_is_refused_not_left_unread() -> None:
+    """`orchestrator.cost_limit = 0.000001` in a notebook cell was kept as an attribute no run read: the next run had no
+    budget and spent what it would have without one."""
+    orchestrator = Orchestrator(simulate=True)
+    orchestrator.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+    with pytest.raises(UserError, match="cost_limit"):
+        orchestrator.cost_limit = 0.000001
+    assert "cost_limit" not in vars(orchestrator)
+    result = orchestrator.run_sync("Name a prime number", max_iterations=1, cost_limit=0.000001)
+    assert result.stop_reason == "budget" and result.total_cost == 0.0
     orchestrator.close()
