@@ -355,6 +355,32 @@ async def test_roles_of_a_str_enum_are_read_as_their_text() -> None:
     ]
 
 
+async def test_an_openai_sdk_message_object_is_read_as_its_role_and_content() -> None:
+    # `history.append(completion.choices[0].message)`, as OpenAI's SDK takes its answers back into the conversation,
+    # was refused: "messages[2] must be a Message or a mapping with 'role' and 'content', not ChatCompletionMessage"
+    chat = pytest.importorskip("openai.types.chat")
+    answered = chat.ChatCompletionMessage(role="assistant", content="Arr, 4.")
+    orch, seen = recording({1: 9.0}, [])
+    history: list[Any] = [*CONVERSATION[:2], answered, CONVERSATION[3]]
+    result = await orch.run(history)
+    assert result.status == "completed", result.error
+    first = next(r for r in seen if r.purpose == "generate")
+    assert [(m.role, m.content) for m in first.messages] == [
+        ("system", "You answer like a pirate."),
+        ("user", "What is 2 + 2?"),
+        ("assistant", "Arr, 4."),
+        ("user", "And times 3?"),
+    ]
+    # one without text (an answer that called a tool) says nothing and is left out, as such a mapping is
+    tool_call = chat.ChatCompletionMessage(role="assistant", content=None)
+    result = await orch.run([*CONVERSATION[:2], tool_call, CONVERSATION[3]])
+    assert [m.role for m in result.orchestration.messages] == ["system", "user", "user"]
+    # an object with no role and content is refused as before
+    neither: Any = object()
+    with pytest.raises(UserError, match=r"^messages\[1\] must be a Message or a mapping with 'role' and 'content', "):
+        await orch.run([CONVERSATION[1], neither])
+
+
 @pytest.mark.parametrize("context", ["   ", "\n", "\u200b", "\ufeff \t"])
 async def test_a_context_that_shows_nothing_is_no_context(context: str) -> None:
     # `run(..., context="  ")` (an empty form field sent with a space or a line break) and a thread made with such a

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from .._unseen import unseen
 from ..exceptions import UserError
@@ -13,6 +13,7 @@ from ..records import Orchestration
 __all__ = [
     "ChatInput",
     "MessageLike",
+    "MessageObject",
     "check_text",
     "check_texts",
     "conversation",
@@ -24,8 +25,19 @@ __all__ = [
     "to_messages",
 ]
 
-MessageLike: TypeAlias = Message | Mapping[str, object]
-"""A `Message`, or a mapping with `role` and `content` as the OpenAI chat API takes it."""
+
+class MessageObject(Protocol):
+    """An SDK's message object with a `role` and a `content` (OpenAI's `ChatCompletionMessage`)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> object: ...
+
+
+MessageLike: TypeAlias = Message | Mapping[str, object] | MessageObject
+"""A `Message`, or a mapping with `role` and `content` as the OpenAI chat API takes it (or an SDK's message object with
+those attributes, as `completion.choices[0].message`)."""
 
 ChatInput: TypeAlias = str | Sequence[MessageLike]
 """What `Orchestrator.run` orchestrates: a prompt string, or a conversation (system messages, earlier
@@ -123,7 +135,14 @@ def _message(index: int, item: object) -> Message:
         check_text(f"{where}'s content", item.content)
         return item
     if not isinstance(item, Mapping):
-        raise UserError(f"{where} must be a Message or a mapping with 'role' and 'content', not {type(item).__name__}")
+        role = getattr(item, "role", None)
+        if not isinstance(role, str) or not hasattr(item, "content"):
+            raise UserError(
+                f"{where} must be a Message or a mapping with 'role' and 'content', not {type(item).__name__}"
+            )
+        # an SDK's message object: OpenAI's `ChatCompletionMessage`, as `completion.choices[0].message` is appended to
+        # the conversation (OpenAI's SDK takes it back), was refused as no mapping
+        item = {"role": role, "content": item.content}
     role = item.get("role")
     if not isinstance(role, str) or role not in _ROLES:  # (a list or a dict failed `in` with "unhashable type")
         if role in ("tool", "function"):
