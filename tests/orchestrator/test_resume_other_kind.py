@@ -118,3 +118,32 @@ async def test_a_real_run_is_not_finished_by_the_simulator() -> None:
         providers=[FunctionProvider(real)], catalog=real_catalog(), store=store
     ).resume_pending()
     assert result.status == "completed" and result.final_response == "Paris."
+
+
+async def test_resume_pending_reaches_a_run_behind_more_runs_of_the_other_kind_than_its_limit() -> None:
+    """The oldest runs, of the other kind, were listed first at every round: `resume_pending(limit=2)` behind two of
+    them resumed nothing, however often it was called (the server's pass, 100 at a time, behind 100 of them)."""
+    store = MemoryStore()
+    dead = True
+
+    async def real(request: GenerationRequest) -> str:
+        if dead:
+            raise _Died
+        return json.dumps({"score": 9.0, "feedback": "ok"}) if request.purpose == "judge" else "Paris."
+
+    await store.open()
+    session = await store.create_session(Session(user_id="alice"))
+    demo = Orchestrator(providers=[DyingSimulator(seed=1, latency_scale=0)], store=store)
+    for n in range(3):
+        with pytest.raises(_Died):
+            await demo.run(f"Question {n}?", session=session, max_iterations=1)
+    keyed = Orchestrator(providers=[FunctionProvider(real)], catalog=real_catalog(), store=store)
+    with pytest.raises(_Died):
+        await keyed.run("What is the capital of France?", session=session, max_iterations=1)
+    dead = False
+    assert await keyed.resume_pending(limit=2) == []  # (the two oldest: the simulator's)
+    [result] = await keyed.resume_pending(limit=2)  # (past them: the third, left again, and the real one)
+    assert result.status == "completed" and result.final_response == "Paris."
+    assert await keyed.resume_pending(limit=2) == []
+    keyed.providers = [SimulatedProvider(seed=1, latency_scale=0)]  # (now of the simulator's kind: it resumes them)
+    assert len(await keyed.resume_pending(limit=10)) == 3

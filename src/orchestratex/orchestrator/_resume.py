@@ -16,7 +16,7 @@ from ._result import RunResult
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["resume_pending"]
+__all__ = ["resumable_here", "resume_pending"]
 
 logger = logging.getLogger("orchestratex.orchestrator")
 
@@ -31,7 +31,7 @@ async def resume_pending(orchestrator: Orchestrator, limit: int, concurrency: in
             raise UserError(f"resume_pending({name}=...) must be an int >= 1, not {value!r}")
     limit, concurrency = int(limit), int(concurrency)  # (numpy's integers, which a SQLite query cannot take)
     await ensure_ready(orchestrator)
-    listed = await orchestrator.store.list_resumable(limit=limit)
+    listed = await resumable_here(orchestrator, limit)
     # with those this orchestrator prepared: leased to it for a while (`prepare`), the store does not list them yet
     ids = list(dict.fromkeys([*listed, *orchestrator._leases.still_prepared()]))[:limit]
     gate = asyncio.Semaphore(concurrency)
@@ -40,6 +40,21 @@ async def resume_pending(orchestrator: Orchestrator, limit: int, concurrency: in
         if isinstance(result, BaseException):  # run's own failure: raised once every other run has returned
             raise result
     return [r for r in results if isinstance(r, RunResult)]
+
+
+async def resumable_here(orchestrator: Orchestrator, limit: int) -> list[str]:
+    """The `limit` oldest orchestrations the store lists as resumable, past those this orchestrator leaves to one of
+    another kind (`OtherModels`: begun on the simulator, and this one calls real models, or the other way round).
+    Those stay resumable and come first at every pass: a server given provider keys on a store where more than 100
+    simulated runs were left (a load test killed) listed only them, and never resumed the runs behind them."""
+    others = orchestrator._said_other_kind
+    if not others:
+        return await orchestrator.store.list_resumable(limit=limit)
+    asked = limit + len(others)
+    listed = await orchestrator.store.list_resumable(limit=asked)
+    if len(listed) < asked:  # (the whole list: those not in it ended, or another process drives them)
+        others.intersection_update(listed)
+    return [oid for oid in listed if oid not in others][:limit]
 
 
 async def _resume(orchestrator: Orchestrator, oid: str, gate: asyncio.Semaphore) -> RunResult | None:

@@ -303,7 +303,10 @@ class Orchestrator:
         object.__setattr__(self, "_providers", found)
         # (as the constructor says it of the providers it is given: `Orchestrator()` without a key, then real
         # providers put in place, kept `simulated=True`, and each real, paid answer was shown "(simulated)")
-        object.__setattr__(self, "simulated", bool(found) and all(p.simulated for p in found.values()))
+        simulated = bool(found) and all(p.simulated for p in found.values())
+        if simulated != self.__dict__.get("simulated", simulated) and "_said_other_kind" in self.__dict__:
+            self._said_other_kind.clear()  # (runs of the other kind than before: resumed here now, `resumable_here`)
+        object.__setattr__(self, "simulated", simulated)
 
     @property
     def circuit(self) -> CircuitBreaker:

@@ -10,6 +10,7 @@ from typing import Any
 from ..exceptions import Conflict
 from ..orchestrator import Orchestrator
 from ..orchestrator._driving import NOT_CLAIMED
+from ..orchestrator._resume import resumable_here
 from ..orchestrator._stream import DeltaSink
 from ..records import Orchestration, Thread
 
@@ -134,7 +135,7 @@ class Runner:
         store again for themselves as they begin (`Orchestrator._stop_asked`): one round trip for the pass, not one more
         per run."""
         launched = []
-        listed = await self.orchestrator.store.list_resumable(limit=100)
+        listed = await resumable_here(self.orchestrator, 100)
         retried = set(self._unclaimed)
         resumed = [oid for oid in dict.fromkeys([*retried, *listed]) if oid not in self._tasks]
         stop = await self.orchestrator.store.cancel_requests(resumed) if resumed else set()
