@@ -506,12 +506,58 @@ def inactive_session(session: Session) -> str:
 
 
 def validated_settings(**values: Any) -> OrchestrationSettings:
-    """`OrchestrationSettings` of the values given (None: the default), or `UserError` naming the first bad one."""
+    """`OrchestrationSettings` of the values given (None: the default), or `UserError` naming the first bad one.
+
+    Settings of plain values (numbers, model names, no stop sequences) are validated once: the same values again get a
+    copy of those (each run's its own), in about a tenth of the time (a run's settings are mostly the same as the last
+    run's)."""
+    key = _settings_key(values)
+    if key is not None and (known := _SETTINGS.get(key)) is not None:
+        return _settings_copy(known)
     check_numbers(**{k: v for k, v in values.items() if k not in ("preferred_models", "stop_sequences")})
     try:
-        return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
+        settings = OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         raise UserError(first_error(exc)) from None
+    if key is not None:
+        if len(_SETTINGS) >= _SETTINGS_KEPT:
+            _SETTINGS.clear()
+        _SETTINGS[key] = _settings_copy(settings)
+    return settings
+
+
+_SETTINGS: dict[tuple[object, ...], OrchestrationSettings] = {}
+"""Settings validated before, by their values (`_settings_key`): copied for a run given the same ones again."""
+_SETTINGS_KEPT = 256
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _settings_key(values: Mapping[str, Any]) -> tuple[object, ...] | None:
+    """What `validated_settings` of `values` depends on, when each is None, an int, a float or a list of str (each value
+    with its type: `True` is not `1`, nor `1.0`); None otherwise (not remembered)."""
+    key: list[object] = []
+    for name, value in values.items():
+        kind = type(value)
+        if kind is list and all(type(v) is str for v in value):
+            value = tuple(value)
+        elif value is not None and kind is not int and kind is not float:
+            return None
+        key += (name, kind, value)
+    return tuple(key)
+
+
+def _settings_copy(settings: OrchestrationSettings) -> OrchestrationSettings:
+    """A copy of `settings` sharing nothing that changes (its list of preferred models is its own)."""
+    copy = _new(OrchestrationSettings)
+    fields = settings.__dict__.copy()
+    if fields["preferred_models"] is not None:
+        fields["preferred_models"] = list(fields["preferred_models"])
+    _set(copy, "__dict__", fields)
+    _set(copy, "__pydantic_fields_set__", settings.__pydantic_fields_set__.copy())
+    _set(copy, "__pydantic_extra__", None)
+    _set(copy, "__pydantic_private__", None)
+    return copy
 
 
 def check_parts(**parts: tuple[object, type | tuple[type, ...], str]) -> None:
