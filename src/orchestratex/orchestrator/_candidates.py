@@ -31,15 +31,26 @@ class Candidates(Spending):
     def _messages(self, last_user: str) -> list[Message]:
         """`request_messages` for this run's conversation ending with `last_user` (the last ones built, reused:
         not to be changed in place)."""
+        return self._conversation(last_user)[2]
+
+    def _conversation(self, last_user: str) -> tuple[str, str, list[Message], int]:
+        """`_messages(last_user)` with what is kept of them (`_sent`): the last user message, the system prompt and
+        their byte bound (`estimate_message_tokens`), counted once for the task, the candidates and the request."""
         sent, system = self._sent, self.o.system_prompt
         if sent is None or sent[0] != last_user or sent[1] != system:
-            sent = self._sent = (last_user, system, request_messages(self.doc, system, last_user))
-        return sent[2]
+            messages = request_messages(self.doc, system, last_user)
+            sent = self._sent = (last_user, system, messages, estimate_message_tokens(messages))
+        return sent
 
     def _task(self, prompt: str, messages: list[Message] | None) -> Task:
         doc = self.doc
-        msgs = messages or self._messages(prompt)
-        bound = estimate_message_tokens(msgs)
+        sent = self._sent
+        if messages is not None and sent is not None and sent[2] is messages:  # (the messages just built)
+            bound = sent[3]
+        elif messages:
+            bound = estimate_message_tokens(messages)
+        else:
+            bound = self._conversation(prompt)[3]
         scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
         return Task(
             prompt=prompt,
@@ -88,14 +99,14 @@ class Candidates(Spending):
         ]
         if not usable:
             raise self._none_usable(task, allowed, refused)
-        msgs = self._messages(task.prompt)  # (the conversation's earlier turns count: they are sent too)
+        _, _, msgs, counted = self._conversation(task.prompt)  # (the conversation's earlier turns count: they are sent)
         fitting, unjudgeable = [], 0
         bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
         for m in usable:
             limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
             provider = self.o.provider_for(m)
-            if id(provider) not in bounds:
-                bounds[id(provider)] = provider._message_bound(msgs)
+            if id(provider) not in bounds:  # (a byte bound is the one counted already)
+                bounds[id(provider)] = counted if provider._counts_bytes() else provider._message_bound(msgs)
             bound = bounds[id(provider)]
             if bound is None:
                 bound = counted_input_tokens(

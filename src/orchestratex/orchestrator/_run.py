@@ -34,7 +34,7 @@ from ..exceptions import (
     UserError,
 )
 from ..providers import Generation, GenerationRequest
-from ..providers._base import RequestsBlocked, counted_input_tokens, least_output_tokens
+from ..providers._base import RequestsBlocked, counted_input_tokens, estimate_message_tokens, least_output_tokens
 from ..records import Evaluation, Iteration, JudgeVerdict, Session, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
@@ -280,7 +280,7 @@ class Run(Committing):
         doc = self.doc
         self.wait_left = self.o.reservation_wait_s  # (a new iteration may wait again)
         prompt, messages = build_messages(doc, self.o.system_prompt)
-        self._sent = (prompt, self.o.system_prompt, messages)
+        self._sent = (prompt, self.o.system_prompt, messages, estimate_message_tokens(messages))
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
         decision = checked_decision(self.router, await self.router.select(task, candidates))
@@ -423,10 +423,11 @@ class Run(Committing):
     def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float, int]:
         """The request with its output cap (what the budget can pay for, judging kept aside), what to keep
         for judging the answer, and the request's input bound."""
+        _, _, messages, counted = self._conversation(it.prompt)
         request = made(
             GenerationRequest,
             model=model,
-            messages=list(self._messages(it.prompt)),  # (its own list, as validation would copy it)
+            messages=list(messages),  # (its own list, as validation would copy it)
             max_output_tokens=max(min(self.doc.settings.max_output_tokens, model.max_output_tokens), 1),
             temperature=None,
             stop=None,
@@ -435,7 +436,8 @@ class Run(Committing):
             domain=self.doc.domain or "general",
         )
         self.planner.decision()
-        input_bound = counted_input_tokens(self.o.provider_for(model), request)
+        provider = self.o.provider_for(model)  # (a byte bound of these messages is the one counted already)
+        input_bound = counted if provider._counts_bytes() else counted_input_tokens(provider, request)
         fit = self._fit(model, input_bound, request.max_output_tokens, it.index)
         self.planner.decided()
         if fit is None:

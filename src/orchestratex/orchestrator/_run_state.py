@@ -207,9 +207,10 @@ class RunState:
         """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
         self._answer: tuple[int, Generation] | None = None
         """The last answer's generation and its iteration's index: the evaluator gets it as the provider returned it."""
-        self._sent: tuple[str, str, list[Message]] | None = None
+        self._sent: tuple[str, str, list[Message], int] | None = None
         """The last messages built for a generation, with their last user message and the system prompt they
-        were built with (messages are immutable); dropped once the generation has answered, rather than held while
+        were built with, and their byte bound (`estimate_message_tokens`: counted once, as their text can be long)
+        (messages are immutable); dropped once the generation has answered, rather than held while
         its judges answer (0.6 KB a run in flight)."""
 
     # -- records and events ---------------------------------------------------------------------
