@@ -91,7 +91,36 @@ def test_the_openai_js_sdk_s_preflight_is_allowed_and_others_still_refused(make_
         assert _preflight(api.client, "/v1/chat/completions", refused).status_code == 400, refused
     r = api.client.get("/api/models/", headers={"Origin": "https://app.example.com", **api.alice})
     exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
-    assert exposed == {"ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "x-should-retry"}
+    assert exposed == {
+        "ratelimit",
+        "ratelimit-policy",
+        "retry-after",
+        "x-request-id",
+        "x-should-retry",
+        "idempotent-replayed",
+    }
+
+
+def test_a_page_may_send_an_idempotency_key_with_the_start_of_an_orchestration(make_api: Callable[..., Api]) -> None:
+    # the start reads `Idempotency-Key` (a retried start answers the orchestration the first stored), but a page of an
+    # allowed origin asking to send it was refused: "the server does not read the header 'Idempotency-Key'"
+    api = make_api(cors_origins=("https://app.example.com",))
+    for path in ("/api/orchestration/start", "/api/orchestration/start/"):
+        r = _preflight(api.client, path, "authorization, content-type, idempotency-key")
+        assert r.status_code == 200, r.text
+        allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+        assert {"authorization", "content-type", "idempotency-key"} <= allowed
+    tid = api.thread(api.session()["_id"])["_id"]
+    sent = {"Origin": "https://app.example.com", "Idempotency-Key": "page-1", **api.alice}
+    first = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=sent)
+    again = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=sent)
+    assert (first.status_code, again.status_code) == (202, 202) and first.json()["_id"] == again.json()["_id"]
+    assert "idempotent-replayed" in again.headers["access-control-expose-headers"].lower()  # (its script may read it)
+    # no other route reads it: asked for elsewhere (/v1 too), still refused, saying so
+    for path in ("/api/sessions/", "/v1/chat/completions", "/api/orchestration/startx"):
+        r = _preflight(api.client, path, "idempotency-key")
+        assert r.status_code == 400, path
+        assert "the server does not read the header 'idempotency-key'" in r.json()["detail"]
 
 
 @pytest.mark.slow

@@ -2,12 +2,14 @@
 answer headers its scripts may read.
 
 Allowed: what the server reads (`Authorization`, `X-API-Key`, `Content-Type`, `traceparent`,
-`tracestate`) and what the official OpenAI JavaScript SDK sends from a browser (`User-Agent`,
+`tracestate`, and `Idempotency-Key` for `POST /api/orchestration/start`, the one route that reads it) and what the
+official OpenAI JavaScript SDK sends from a browser (`User-Agent`,
 `OpenAI-Organization`, `OpenAI-Project`, `OpenAI-Beta` and its `X-Stainless-*` headers, whose set grows
 with the SDK: any header of that prefix is allowed). A preflight asking for any other header is refused,
 as before. Exposed: the rate-limit headers and `x-should-retry`, which the SDK reads to know that a failed
-call must not be retried (it ran and may have spent): hidden from it, the SDK would retry and pay again; and `/v1`'s
-`x-request-id`, which the SDK reads (`_request_id`) for its callers to log.
+call must not be retried (it ran and may have spent): hidden from it, the SDK would retry and pay again; `/v1`'s
+`x-request-id`, which the SDK reads (`_request_id`) for its callers to log; and `Idempotent-Replayed`, which says that
+a start answered the orchestration an earlier one stored with its `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -34,8 +36,17 @@ ALLOW_HEADERS = (
 )
 ALLOW_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS")
 """`HEAD` too: every `GET` route answers it, and a browser asks before a `HEAD` that carries a key."""
-EXPOSE_HEADERS = ("RateLimit", "RateLimit-Policy", "Retry-After", "x-request-id", "x-should-retry")
+EXPOSE_HEADERS = (
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "x-request-id",
+    "x-should-retry",
+    "Idempotent-Replayed",
+)
 _SDK_PREFIX = "x-stainless-"
+_KEY = "idempotency-key"
+_START = "/api/orchestration/start"
 NULL_ORIGIN = (
     "a page opened from a file or in a sandboxed frame has the origin 'null', which no setting can allow (any other"
     " page could claim it): serve the page over http:// or https://"
@@ -56,15 +67,26 @@ class ApiCors(CORSMiddleware):
             max_age=600,
         )
 
-    def preflight_response(self, request_headers: Headers) -> Response:
-        response = self._preflight(request_headers)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":  # (a preflight's answer depends on its path)
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                keyed = scope["path"].rstrip("/").endswith(_START)
+                await self.preflight_response(headers, keyed=keyed)(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def preflight_response(self, request_headers: Headers, *, keyed: bool = False) -> Response:
+        """The answer to a preflight; `keyed`: one for the start of an orchestration, which may ask for
+        `Idempotency-Key` (the one route that reads it)."""
+        response = self._preflight(request_headers, keyed)
         if response.status_code != 400:
             return response
         # (Starlette's refusal is the text "Disallowed CORS headers": neither the API's error body nor which one)
         kept = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-        return error_response(400, self._refusal(request_headers), kept)
+        return error_response(400, self._refusal(request_headers, keyed), kept)
 
-    def _refusal(self, request_headers: Headers) -> str:
+    def _refusal(self, request_headers: Headers, keyed: bool) -> str:
         """What a refused preflight asked for that is not allowed."""
         reasons = []
         origin = request_headers["origin"]
@@ -82,7 +104,7 @@ class ApiCors(CORSMiddleware):
         requested = request_headers.get("access-control-request-headers")
         if requested is not None:
             refused = [h.strip() for h in requested.split(",") if h.strip().lower() not in self.allow_headers]
-            refused = [h for h in refused if not _sdk_header(h.lower())]
+            refused = [h for h in refused if not _also_allowed(h.lower(), keyed)]
             if refused:
                 names = ", ".join(quoted(h) for h in refused)
                 reasons.append(
@@ -93,28 +115,34 @@ class ApiCors(CORSMiddleware):
             reasons.append("a request from a public site to this server's private network address is not allowed")
         return "CORS preflight refused: " + ("; ".join(reasons) or "the request is not allowed from a browser")
 
-    def _preflight(self, request_headers: Headers) -> Response:
+    def _preflight(self, request_headers: Headers, keyed: bool) -> Response:
         requested = request_headers.get("access-control-request-headers")
         if requested is None:
             return super().preflight_response(request_headers)
         names = [h.strip().lower() for h in requested.split(",")]
-        sdk = [n for n in names if _sdk_header(n)]
-        if not sdk:
+        extra = [n for n in names if _also_allowed(n, keyed)]
+        if not extra:
             return super().preflight_response(request_headers)
-        rest = ", ".join(n for n in names if n not in sdk)
+        rest = ", ".join(n for n in names if n not in extra)
         raw = [(k, v) for k, v in request_headers.raw if k != b"access-control-request-headers"]
         if rest:
             raw.append((b"access-control-request-headers", rest.encode("latin-1")))
         response = super().preflight_response(Headers(raw=raw))
         if response.status_code == 200:
             allowed = response.headers.get("access-control-allow-headers", "")
-            response.headers["Access-Control-Allow-Headers"] = ", ".join([*filter(None, [allowed]), *sdk])
+            response.headers["Access-Control-Allow-Headers"] = ", ".join([*filter(None, [allowed]), *extra])
         return response
 
 
 def _sdk_header(name: str) -> bool:
     """Whether `name` (lowercase) is one of the OpenAI SDK's `X-Stainless-*` headers."""
     return name.startswith(_SDK_PREFIX) and len(name) > len(_SDK_PREFIX)
+
+
+def _also_allowed(name: str, keyed: bool) -> bool:
+    """Whether `name` (lowercase), not in `ALLOW_HEADERS`, is allowed in a preflight: an `X-Stainless-*` header, or
+    `Idempotency-Key` in one for the start of an orchestration (`keyed`), the one route that reads it."""
+    return _sdk_header(name) or (keyed and name == _KEY)
 
 
 class CorsOff:
