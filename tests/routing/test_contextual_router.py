@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from orchestratex import BayesianRouter
 from orchestratex.catalog import ModelProfile
 from orchestratex.routing import RoutingFeedback, Task
 from orchestratex.routing.contextual import ContextualRouter
@@ -197,3 +198,24 @@ async def test_a_long_conversation_is_priced_whole_in_a_run() -> None:
         assert short.final_model == "function:dear-input"  # on a short prompt its cheaper output wins
         long = await orchestrator.run([*history, {"role": "user", "content": "Which line repeats?"}], max_iterations=1)
     assert long.final_model == "function:cheap-input", long.orchestration.iterations[0].reasoning
+
+
+@pytest.mark.parametrize("router", [ContextualRouter(explore=False), BayesianRouter(cost_sensitivity=0, explore=False)])
+def test_of_two_models_believed_equally_good_a_single_answer_goes_to_the_cheaper(
+    router: ContextualRouter | BayesianRouter,
+) -> None:
+    """The first in the catalog's order was taken: a fresh ContextualRouter without exploration (every model believed
+    alike) at its default cost_weight 0 sent every single-attempt run to the first model, at 10x the other's price."""
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, Orchestrator
+
+    dear = ModelProfile(name="function:dear", input_cost_per_1k=0.01, output_cost_per_1k=0.03, quality=8)
+    cheap = ModelProfile(name="function:cheap", input_cost_per_1k=0.001, output_cost_per_1k=0.003, quality=8)
+
+    def answer(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "an answer"
+
+    with Orchestrator(providers=[FunctionProvider(answer)], catalog=ModelCatalog([dear, cheap]), router=router) as orch:
+        result = orch.run_sync("Say something true.", max_iterations=1)
+    assert result.final_model == "function:cheap"

@@ -183,7 +183,7 @@ class BayesianRouter(EscalatingRouter):
             rows.append((utility, mean, n, cost, model, quality))
         if self.wants_plan(task):
             return self._plan(task, candidates, costs, scale, rows)
-        rows.sort(key=lambda r: r[0], reverse=True)
+        rows.sort(key=lambda r: (r[0], -r[3]), reverse=True)  # (of equal value the cheapest, as `FittedRouter`)
         utility, mean, n, cost, best, _ = rows[0]
         basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
         reasoning = (

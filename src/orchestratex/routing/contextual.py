@@ -214,8 +214,11 @@ class ContextualRouter(EscalatingRouter):
             rows.append((drawn - self.cost_weight * cost, mean - self.cost_weight * cost, mean, n, cost, model))
         if self.wants_plan(task):
             return self._plan(task, rows)
-        sampled = max(rows, key=lambda r: r[0])
-        greedy = max(rows, key=lambda r: r[1])
+        # of equal values the cheapest, as `FittedRouter` and a plan take it (the first in the catalog's order was
+        # taken: with explore=False at cost_weight 0, a fresh router sent every answer to the first model, whatever its
+        # price)
+        sampled = max(rows, key=lambda r: (r[0], -r[4]))
+        greedy = max(rows, key=lambda r: (r[1], -r[4]))
         pick, how = sampled, "best sampled value"
         if sampled is not greedy:
             if self._explores(sampled, greedy):
