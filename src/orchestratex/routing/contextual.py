@@ -53,8 +53,9 @@ class ContextualRouter(EscalatingRouter):
 
     Exploration is Thompson sampling (`explore=True`) within a budget: a sampled model more
     expensive than the best expected one is taken only while the extra spend on such
-    exploration stays under `explore_share` of all expected spend (each model gets `min_tries`
-    tries in a domain regardless; exploring a cheaper model is free). A model whose expected
+    exploration stays under `explore_share` of all expected spend (the budget does not hold back a model sampled as
+    best with fewer than `min_tries` answers in the domain; exploring a cheaper model is free: with a free model the
+    best expected, a priced one past `min_tries` is explored only within what was spent before). A model whose expected
     cost exceeds the task's remaining budget is never chosen. Statistics persist in the
     orchestrator's store (router `name`) as the default router's do.
 
