@@ -297,9 +297,11 @@ _KEYWORDS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 _PATTERNS: Final = {
-    # a cue is a whole word or phrase, in the singular or the plural ("functions", "risks"); not bounded by `\b`, which
-    # needs a letter after "c++" (so "C++" never matched) and before "%"
-    domain: re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?:e?s)?(?!\w)", re.IGNORECASE)
+    # a cue is a whole word or phrase, in the singular or the plural ("functions", "risks"); ended by no letter rather
+    # than `\b`, which needs a letter after "c++" (so "C++" never matched) and before "%". (Every cue starts with a
+    # letter or a digit, so `\b` starts one: `(?<!\w)` entered the alternation at every punctuation mark, ten times
+    # slower on a pasted 64 KiB of it.)
+    domain: re.compile(r"\b(?:" + "|".join(words) + r")(?:e?s)?(?!\w)", re.IGNORECASE)
     for domain, words in _KEYWORDS.items()
 }
 
