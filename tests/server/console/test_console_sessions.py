@@ -193,6 +193,52 @@ def test_a_start_answered_after_another_session_is_picked_stays_in_its_own(deskt
     assert desktop.problems() == []
 
 
+def test_a_start_pressed_while_a_new_session_is_made_runs_in_the_new_session(
+    desktop: Watched, console: Console
+) -> None:
+    """New session, then Start at once, on a slow network: the start went to the session selected before, as the new
+    one was not made yet, and the page then showed the new session, empty, with nothing said of the run started
+    elsewhere. The start now waits for the new session and runs there, shown live."""
+    from playwright.sync_api import Route, expect
+
+    key = create_key(console.server.store_url, "ines")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=console.server.base_url, headers=headers) as client:
+        before = client.post("/api/sessions/", json={}).json()["_id"]
+    page = desktop.page
+    log_in(page, Console(console.server, key, "ines"))
+    expect(page.locator("#session-title")).to_have_text(f"Session {before}")
+    held: list[Route] = []
+    page.route(
+        "**/api/sessions/", lambda route: held.append(route) if route.request.method == "POST" else route.continue_()
+    )
+    page.get_by_role("button", name="New session").click()
+    for _ in range(600):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the new session was not asked for"
+    page.get_by_label("Prompt").fill("Explain monsoons")
+    page.get_by_label("Max iterations").fill("1")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_timeout(1000)  # (time for a start to be sent, were it not waiting)
+    held[0].continue_()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    expect(page.locator("#feed li[data-type=orchestration_started] pre")).to_have_text("Explain monsoons")
+    with httpx.Client(base_url=console.server.base_url, headers=headers) as client:
+        sessions = client.get("/api/sessions/user/ines").json()
+        assert len(sessions) == 2
+        made = sessions[-1]["_id"]
+        assert made != before
+        expect(page.locator("#session-title")).to_have_text(f"Session {made}")
+        prompts = {
+            sid: [t["original_prompt"] for t in client.get(f"/api/threads/session/{sid}").json()]
+            for sid in (before, made)
+        }
+    assert prompts == {before: [], made: ["Explain monsoons"]}
+    assert desktop.problems() == []
+
+
 def test_the_models_hint_names_the_models_of_a_session_limited_to_some(desktop: Watched, console: Console) -> None:
     """A start with no models takes its session's: the hint under the field said "empty routes among all" in a
     session limited to one model, and a user wanting every model left the field empty and got that one only."""

@@ -729,6 +729,13 @@ async function checkModels(models) {
   if (unknown) throw new Error(`Models: ${unknown.message}`);
 }
 
+/**
+ * The New session being made and selected (a promise), if any: a start pressed meanwhile waits for it, and runs in
+ * it. On a slow network the start went to the session selected before, the new one not made yet, and the page then
+ * showed the new session, empty, with nothing said of the run started in the other.
+ */
+let creating = null;
+
 /** The thread made for a start the server then refused: the next start of the same prompt uses it again. */
 let unstarted = null;
 
@@ -790,6 +797,14 @@ async function start(form, prompt) {
   const api = state.api; // (a refused key logs out while the start is on its way: nothing of it may show after that)
   try {
     const settings = startSettings(form);
+    if (creating) {
+      try {
+        await creating;
+      } catch (err) {
+        throw new Error(`The new session could not be made (${err.message}): nothing was started.`);
+      }
+      if (state.api !== api) return;
+    }
     if (state.sessionId && state.sessionEnded) {
       // (an end is final: the server's refusal spoke of adding a thread, a step the user never asked for)
       throw new Error(notActive(state.sessionStatus));
@@ -865,11 +880,17 @@ function init() {
     once(ev.currentTarget, async () => {
       byId("sessions-error").textContent = "";
       const api = state.api; // (as for a start: a refused key logs out, and its refusal must not show after that)
-      try {
+      const making = (async () => {
         const session = await state.api.createSession(state.userId);
         if (state.api === api) await reloadSessions(session._id);
+      })();
+      creating = making;
+      try {
+        await making;
       } catch (err) {
         if (state.api === api) byId("sessions-error").textContent = err.message;
+      } finally {
+        if (creating === making) creating = null;
       }
     }),
   );
