@@ -195,6 +195,14 @@ def connection_error(
         error.retryable = False
         return error
     refused = _PROXY_STATUS.match(said) if proxy else None
+    if refused is None and _dropped(reason, said):  # (it was reached: "cannot reach" read as it being down)
+        detail = said.strip() or f"{type(reason).__name__}, no reason given"
+        return ProviderConnectionError(
+            f"the connection to {provider}{at} was closed before its answer came ({detail}): the server, or a proxy"
+            " or load balancer before it, dropped the request (a crash or a restart of the server, say)",
+            model=model,
+            provider=provider,
+        )
     if refused is None and _cut_mid_body(reason):  # (the server answered: "cannot reach" read as it being down)
         return ProviderConnectionError(
             f"the connection to {provider}{at} broke while its answer was read: {said}", model=model, provider=provider
@@ -284,6 +292,24 @@ def unreadable(exc: BaseException, package: str, *, provider: str, model: str) -
         model=model,
         provider=provider,
     )
+
+
+_DROPPED = frozenset({"ReadError", "WriteError"})
+_NO_ANSWER = ("Server disconnected without sending a response", "Server disconnected")
+"""httpx's and aiohttp's words for a connection closed by the server once it had the request, before any answer."""
+_RESET = "Connection reset by peer"
+"""The reason of aiohttp's `ClientOSError` for a connection the server reset."""
+
+
+def _dropped(reason: object, said: str) -> bool:
+    """Whether `reason` is a connection made, then closed or reset by the other end before any answer came (a server
+    crashing as it loads a model, a load balancer's reset): httpx's `ReadError` or `WriteError` without a message of
+    their own, its `RemoteProtocolError` or aiohttp's `ServerDisconnectedError` saying the server disconnected, or
+    aiohttp's `ClientOSError` of a reset. They
+    were said as "cannot reach ollama at …: " (and nothing more, for a reset), though the server had been reached."""
+    if not said.strip():
+        return type(reason).__name__ in _DROPPED
+    return said.startswith(_NO_ANSWER) or (type(reason).__name__ == "ClientOSError" and _RESET in said)
 
 
 def _cut_mid_body(reason: object) -> bool:
