@@ -1,5 +1,7 @@
 """A failed Responses API answer (`status: "failed"`, or an `error` event mid-stream) is classified by its
-documented `error.code`: a policy block is not a server error, and retrying it would pay again for nothing."""
+documented `error.code`: a policy block is not a server error, and retrying it would pay again for nothing; an input
+over the model's context window (`context_length_exceeded`, which a stream says in a `response.failed` event) is a
+`ContextLengthExceeded`, so the run falls back to a model with a larger window (it was a plain 400)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ContentFiltered, ProviderError, ProviderHTTPError, ProviderServerError, RateLimited
+from orchestratex.exceptions import (
+    ContentFiltered,
+    ContextLengthExceeded,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    RateLimited,
+)
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
@@ -31,6 +40,7 @@ CASES = [
     ("rate_limit_exceeded", RateLimited, True),
     ("server_error", ProviderServerError, True),
     ("invalid_image_url", ProviderHTTPError, False),
+    ("context_length_exceeded", ContextLengthExceeded, False),
 ]
 
 
@@ -106,3 +116,34 @@ async def test_a_policy_block_is_not_retried_and_the_run_falls_back() -> None:
     assert sent.count("gpt-5-pro") == 1  # once: a policy block is not a server error to retry
     assert result.status == "completed" and result.final_response == "Hello"
     assert any("ContentFiltered" in e for e in result.orchestration.iterations[0].errors)
+
+
+async def test_a_stream_failed_for_its_context_window_falls_back_to_a_larger_one() -> None:
+    """OpenAI streams an input over the context window as a `response.failed` event ("Your input exceeds the context
+    window of this model. Please adjust your input and try again.")."""
+    small = ModelProfile(name="openai:gpt-5-pro", input_cost_per_1k=0.015, output_cost_per_1k=0.12, quality=9)
+    large = ModelProfile(
+        name="function:large", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=5, context_window=1_000_000
+    )
+    body = failed("context_length_exceeded")
+    body["error"]["message"] = (
+        "Your input exceeds the context window of this model. Please adjust your input and try again."
+    )
+    events = [{"type": "response.failed", "sequence_number": 1, "response": body}]
+    stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    server = MockServer().always(Reply(200, content=stream, headers={"content-type": "text/event-stream"}))
+    function = FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "ok"}) if r.purpose == "judge" else "Hi")
+    async with Orchestrator(
+        providers=[provider_on(server), function],
+        catalog=ModelCatalog([small, large, JUDGE]),
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(max_attempts=3, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    ) as orchestrator:
+        async with orchestrator.run_stream("Hi", preferred_models=[small.name, large.name], max_iterations=1) as run:
+            async for _ in run:
+                pass
+    result = run.result
+    assert result is not None and result.final_model == large.name, result
+    assert len(server.requests) == 1  # (not retried: the same input does not fit on a second try)
+    assert "ContextLengthExceeded" in result.orchestration.iterations[0].errors[0]

@@ -16,6 +16,7 @@ from orchestratex._prices import cache_write_ratio, service_tier_ratios, vendor_
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import (
     ContentFiltered,
+    ContextLengthExceeded,
     MalformedResponse,
     ProviderError,
     ProviderHTTPError,
@@ -509,10 +510,13 @@ _RETRYABLE_CODES = frozenset({"server_error", "vector_store_timeout"})
 
 def response_error(code: str | None, message: str, *, streamed: bool = False) -> ProviderError:
     """The error a failed Responses API answer (`status: "failed"`, or an `error` event mid-stream) stands
-    for, by its documented `code`: a policy block is `ContentFiltered` (not retried), `rate_limit_exceeded`
+    for, by its documented `code`: a policy block is `ContentFiltered` (not retried), `context_length_exceeded` (an
+    input over the model's context window, said so in a stream) `ContextLengthExceeded`, `rate_limit_exceeded`
     is `RateLimited`, `server_error` (or no code) a retried `ProviderServerError`, and any other code (an
     image the request carries, …) a `ProviderHTTPError` that retrying would only repeat."""
     what = f"the response {'stream ' if streamed else ''}failed ({code or 'no code'}): {message}"
+    if code == "context_length_exceeded":  # (how a stream says it: a `response.failed` event, after a 200)
+        return ContextLengthExceeded(f"prompt too long: {what}", status_code=400)
     if code in _POLICY_CODES or (code and code.endswith("policy_violation")):
         return ContentFiltered(f"the answer was withheld: {message} ({code})", status_code=200)
     if code == "rate_limit_exceeded":
