@@ -41,6 +41,8 @@ CASES = [
     ("server_error", ProviderServerError, True),
     ("invalid_image_url", ProviderHTTPError, False),
     ("context_length_exceeded", ContextLengthExceeded, False),
+    ("server_is_overloaded", ProviderServerError, True),  # (OpenAI's 503, said in a stream: was not retried)
+    ("slow_down", RateLimited, True),  # (OpenAI's 429, likewise)
 ]
 
 

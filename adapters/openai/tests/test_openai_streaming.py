@@ -164,6 +164,13 @@ def error_event(error: dict[str, Any]) -> bytes:
         ({"message": "too long", "type": "BadRequestError", "code": 400}, ProviderHTTPError, 400),
         # OpenRouter's mid-stream error names the server error by its `code` (was a ProviderError, never retried)
         ({"message": "Provider disconnected unexpectedly", "code": "server_error"}, ProviderServerError, 500),
+        # OpenAI's codes of its 503 and 429 (a model without capacity, a client to slow down): were not retried
+        (
+            {"message": "The server is overloaded", "type": None, "code": "server_is_overloaded"},
+            ProviderServerError,
+            503,
+        ),
+        ({"message": "Please slow down", "type": None, "code": "slow_down"}, RateLimited, 429),
     ],
 )
 async def test_an_error_event_mid_stream_is_classified_as_the_status_it_stands_for(

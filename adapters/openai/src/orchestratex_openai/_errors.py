@@ -99,13 +99,16 @@ def _status_error(
 
 def _stream_status(exc: openai.APIError) -> int | None:
     """The HTTP status an error event sent mid-stream (`data: {"error": {...}}`, after a 200) stands for:
-    its numeric `code` (as vLLM and LiteLLM send), TGI's `http_status_code`, 429 for `rate_limit_exceeded`,
-    500 for OpenAI's `server_error` type (OpenRouter's `server_error` code); None when it names none."""
+    its numeric `code` (as vLLM and LiteLLM send), TGI's `http_status_code`, 429 for `rate_limit_exceeded` (and
+    OpenAI's `slow_down`), 503 for OpenAI's `server_is_overloaded`, 500 for OpenAI's `server_error` type
+    (OpenRouter's `server_error` code); None when it names none."""
     code = str(exc.code or "").lower()
     if code.isdigit() and 400 <= int(code) <= 599:
         return int(code)
-    if code == "rate_limit_exceeded":
+    if code in ("rate_limit_exceeded", "slow_down"):
         return 429
+    if code == "server_is_overloaded":  # (OpenAI's 503)
+        return 503
     if exc.type == "server_error" or code == "server_error":  # (OpenRouter names it by its `code`)
         return 500
     if _stream_message(exc) == "Model is overloaded":  # TGI's (429 when answered before its stream; 422 in it)

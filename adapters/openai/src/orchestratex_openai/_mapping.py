@@ -506,6 +506,10 @@ def _response_usage(usage: Any) -> Usage:
 
 _POLICY_CODES = frozenset({"invalid_prompt", "bio_policy", "misalignment_policy_violation"})
 _RETRYABLE_CODES = frozenset({"server_error", "vector_store_timeout"})
+_RATE_LIMITED_CODES = frozenset({"rate_limit_exceeded", "slow_down"})
+"""Codes of a failure that waiting cures: OpenAI's `slow_down` is its 429 asking a client to send less for a while."""
+_OVERLOADED = "server_is_overloaded"
+"""OpenAI's code (its 503's) for a model with no capacity left for now: retried, as a 5xx is."""
 
 
 def response_error(code: str | None, message: str, *, streamed: bool = False) -> ProviderError:
@@ -513,14 +517,18 @@ def response_error(code: str | None, message: str, *, streamed: bool = False) ->
     for, by its documented `code`: a policy block is `ContentFiltered` (not retried), `context_length_exceeded` (an
     input over the model's context window, said so in a stream) `ContextLengthExceeded`, `rate_limit_exceeded`
     is `RateLimited`, `server_error` (or no code) a retried `ProviderServerError`, and any other code (an
-    image the request carries, …) a `ProviderHTTPError` that retrying would only repeat."""
+    image the request carries, …) a `ProviderHTTPError` that retrying would only repeat. `server_is_overloaded` and
+    `slow_down`, which OpenAI may send in a stream's `response.failed` (its 503 and 429 said after a 200), are a
+    retried `ProviderServerError` and `RateLimited` (taken as any other code, they were not retried)."""
     what = f"the response {'stream ' if streamed else ''}failed ({code or 'no code'}): {message}"
     if code == "context_length_exceeded":  # (how a stream says it: a `response.failed` event, after a 200)
         return ContextLengthExceeded(f"prompt too long: {what}", status_code=400)
     if code in _POLICY_CODES or (code and code.endswith("policy_violation")):
         return ContentFiltered(f"the answer was withheld: {message} ({code})", status_code=200)
-    if code == "rate_limit_exceeded":
+    if code in _RATE_LIMITED_CODES:
         return RateLimited(what, status_code=429)
+    if code == _OVERLOADED:
+        return ProviderServerError(what, status_code=503)
     if code is None or code in _RETRYABLE_CODES:
         return ProviderServerError(what, status_code=500)
     return ProviderHTTPError(what, status_code=400)
