@@ -72,6 +72,11 @@ def _as_price(value: object) -> object:
     return float(value)
 
 
+_MOST_PER_1K = 1_000_000
+"""The most a price per 1,000 tokens may be, in US dollars: far past any model's, it refuses a slip of the exponent
+(`1e20`), whose blended price could not even be worked out (a `decimal.InvalidOperation` traceback)."""
+
+
 class ModelProfile(BaseModel):
     """What OrchestrateX knows about one model: who serves it, what it costs, what it is good at."""
 
@@ -86,15 +91,17 @@ class ModelProfile(BaseModel):
     specialties: tuple[str, ...] = ()
     """Domains the model is known to be strong in, among `orchestratex.domains.DOMAINS`, in any case (kept lowercase,
     once each: `"CODING"` is `coding`); any other is refused, naming the domain meant when it is misspelt."""
-    input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    input_cost_per_1k: float | None = Field(default=None, ge=0, le=_MOST_PER_1K, allow_inf_nan=False, strict=True)
     """US dollars per 1,000 input tokens (a number: text such as `"0.001"` is refused, never read as no price)."""
-    output_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    output_cost_per_1k: float | None = Field(default=None, ge=0, le=_MOST_PER_1K, allow_inf_nan=False, strict=True)
     """US dollars per 1,000 output tokens (reasoning tokens included)."""
-    cost_per_1k_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    cost_per_1k_tokens: float | None = Field(default=None, ge=0, le=_MOST_PER_1K, allow_inf_nan=False, strict=True)
     """A single blended price, as the spec's model document shows it: always the mean of the input and
     output prices, which are the source of truth (derived on validation; given alone, it sets both;
     given with both, it must be their mean; given with only one of them, it is refused)."""
-    cached_input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    cached_input_cost_per_1k: float | None = Field(
+        default=None, ge=0, le=_MOST_PER_1K, allow_inf_nan=False, strict=True
+    )
     """US dollars per 1,000 input tokens served from the provider's cache (defaults to the input price)."""
     context_window: int = Field(default=128_000, gt=0)
     """Maximum tokens of prompt plus answer."""
