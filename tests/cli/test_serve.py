@@ -355,6 +355,23 @@ def test_a_host_that_is_not_this_machines_is_told_to_change_the_host_not_the_por
     ]
 
 
+@pytest.mark.parametrize("threshold", ["4294967296", "99999999999999999999"])
+def test_a_gc_threshold_past_what_python_takes_is_one_line(tmp_path: Path, threshold: str) -> None:
+    """`ORCHESTRATEX_GC_THRESHOLD=10000000000` (a collector as good as off, for a benchmark) ended `serve` with a
+    traceback, "OverflowError: signed integer is greater than maximum", from `gc.set_threshold`, which takes a C
+    int: it is refused as any setting out of its range is, before the store is opened."""
+    done = run_cli(
+        "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}",
+        env=cli_env(ORCHESTRATEX_GC_THRESHOLD=threshold),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"orchestratex: error: ORCHESTRATEX_GC_THRESHOLD: Input should be less than or equal to 2147483647, not"
+        f" '{threshold}'"
+    ]
+    assert not (tmp_path / "s.db").exists()
+
+
 def test_a_catalog_that_is_a_directory_is_said_to_be_one(tmp_path: Path) -> None:
     """`serve --catalog conf/` (the folder, not the file in it) was refused as "no regular file (a pipe, as <(…) or
     /dev/stdin give) that could be read twice: save it to a file", when it was no pipe; `run` and `models` said

@@ -88,7 +88,7 @@ class ServerSettings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     """How `orchestratex serve` writes its log lines: `text` (the library's fields as logfmt `key=value`), or
     `json`, one JSON object per line (`orchestratex.telemetry.JsonFormatter`) for Loki, Elasticsearch, Datadog…"""
-    gc_threshold: int = Field(default=5_000, ge=100)
+    gc_threshold: int = Field(default=5_000, ge=100, le=2**31 - 1)  # (`gc.set_threshold` takes a C int)
     """`orchestratex serve` runs the cyclic garbage collector's youngest generation once this many more tracked
     objects are alive than at its last run (`gc.set_threshold`; Python's default is 700). Under 50 concurrent
     requests, each holding a few dozen such objects while it is served, 700 was crossed every few requests: the
