@@ -494,6 +494,34 @@ async def test_latency_scale_sleeps_the_scaled_latency() -> None:
     assert slept == [pytest.approx(generation.latency_ms * 0.01 / 1000)]
 
 
+async def test_the_sleep_may_be_changed_on_a_simulator_in_use_as_the_other_settings() -> None:
+    # docs/testing.md: the settings (`sleep` among them) may be changed on a simulator in use; `sim.sleep = ...` made an
+    # attribute nothing read, and the simulator went on sleeping with `asyncio.sleep`
+    slept: list[float] = []
+    provider = SimulatedProvider(latency_scale=0.01)
+    provider.sleep = slept.append
+    generation = await provider.generate(make_request())
+    assert slept == [pytest.approx(generation.latency_ms * 0.01 / 1000)]
+    with pytest.raises(ConfigurationError, match=r"^SimulatedProvider sleep must be a function .* got 5$"):
+        provider.sleep = 5  # type: ignore[assignment]
+    assert provider.sleep == slept.append
+    provider.sleep = None  # (the default again)
+    assert provider.sleep is asyncio.sleep
+
+
+@pytest.mark.parametrize(("name", "meant"), [("latency_scal", "latency_scale"), ("seeds", "seed"), ("fault", "faults")])
+def test_a_setting_misspelt_on_a_simulator_is_refused(name: str, meant: str) -> None:
+    # `sim.latency_scal = 0` made an attribute nothing read: the tests went on sleeping, without a word
+    provider = SimulatedProvider()
+    with pytest.raises(
+        ConfigurationError, match=rf"^SimulatedProvider has no setting '{name}': did you mean '{meant}'\?$"
+    ):
+        setattr(provider, name, 0)
+    assert name not in vars(provider)
+    provider.label = "mine"  # (a name of one's own is kept)
+    assert provider.label == "mine"  # type: ignore[attr-defined]
+
+
 async def test_cheap_models_are_faster() -> None:
     provider = sim()
     nano, opus = CATALOG.get("sim:gpt-6-luna"), CATALOG.get("sim:claude-opus-5-5")

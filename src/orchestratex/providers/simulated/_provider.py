@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import math
 import os
@@ -40,6 +41,9 @@ _JUDGED_RE = re.compile(r"A previous answer scored (\d+(?:\.\d+)?)/10\.")
 """The judges' score in the orchestrator's refinement prompt (`orchestrator._prompts.build_messages`)."""
 
 Sleep = Callable[[float], Awaitable[None] | None]
+
+_SETTINGS = ("seed", "latency_scale", "faults", "judge_noise", "quality_noise", "sleep")
+"""What may be changed on a simulator in use (checked as when it is made)."""
 
 
 def _clip(value: float) -> float:
@@ -83,11 +87,6 @@ class SimulatedProvider(Provider):
         quality_noise: float = 0.4,
         sleep: Sleep | None = None,
     ) -> None:
-        if sleep is not None and not callable(sleep):
-            raise ConfigurationError(
-                f"SimulatedProvider sleep must be a function taking the seconds to wait (an async def, or a plain "
-                f"function such as delays.append), got {sleep!r}"
-            )
         self._offsets: dict[tuple[str, str], float] = {}
         self._biases: dict[str, float] = {}
         self._attempts: dict[bytes, int] = {}
@@ -101,7 +100,22 @@ class SimulatedProvider(Provider):
         """Standard deviation of a judge's score around the answer's quality."""
         self.quality_noise = quality_noise
         """Standard deviation of one answer's quality around the model's hidden quality."""
-        self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
+        self.sleep = sleep
+
+    @property
+    def sleep(self) -> Sleep:
+        """The sleep used for latency (`asyncio.sleep` unless given): an `async def`, or a plain function such as
+        `delays.append`, which is not awaited."""
+        return self._sleep
+
+    @sleep.setter
+    def sleep(self, sleep: Sleep | None) -> None:
+        if sleep is not None and not callable(sleep):
+            raise ConfigurationError(
+                f"SimulatedProvider sleep must be a function taking the seconds to wait (an async def, or a plain "
+                f"function such as delays.append), got {sleep!r}"
+            )
+        self._sleep = sleep if sleep is not None else asyncio.sleep
 
     def __setattr__(self, name: str, value: object) -> None:
         """The settings are checked on every assignment, as when the simulator is made (`sim.latency_scale = "0"`, a
@@ -117,6 +131,10 @@ class SimulatedProvider(Provider):
             value = _check_number(name, value)
         elif name == "faults" and value is not None and not isinstance(value, Faults):
             raise ConfigurationError(f"SimulatedProvider faults must be a Faults instance, got {value!r}")
+        elif not name.startswith("_") and name not in _SETTINGS and type(self) is SimulatedProvider:
+            close = difflib.get_close_matches(name, _SETTINGS, n=1, cutoff=0.8)
+            if close:  # (`sim.latency_scal = 0` made an attribute nothing read: the tests went on sleeping)
+                raise ConfigurationError(f"SimulatedProvider has no setting {name!r}: did you mean {close[0]!r}?")
         object.__setattr__(self, name, value)
 
     # -- construction from the environment ----------------------------------------------------
