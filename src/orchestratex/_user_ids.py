@@ -19,10 +19,15 @@ def same_user(one: str, other: str) -> bool:
 
 
 async def new_session_user_id(store: Store, user_id: str) -> str:
-    """The id a new session of `user_id` is stored under: NFC, as the server makes its users' sessions, unless
-    `store` holds sessions of `user_id` as given (made before: that user's records are kept under that form). Reads
-    the store only for an id not in NFC."""
+    """The id a new session of `user_id` is stored under: NFC, as the server gives its users' keys and makes their
+    sessions, unless `store` holds sessions or API keys of `user_id` as given (made before: that user's records are
+    kept under that form, and the server names a key's user by the id it holds). Reads the store only for an id not
+    in NFC."""
     composed = unicodedata.normalize("NFC", user_id)
-    if composed == user_id:
+    if composed == user_id or await store.list_sessions(user_id, limit=1):
         return user_id
-    return user_id if await store.list_sessions(user_id, limit=1) else composed
+    try:
+        keys = await store.list_api_keys(user_id)
+    except NotImplementedError:  # (a store of one's own without keys)
+        keys = []
+    return user_id if keys else composed

@@ -218,3 +218,23 @@ def test_an_admin_naming_a_user_in_another_unicode_form_reaches_their_sessions(a
     r = api.client.get(f"/api/sessions/user/{quote(bea)}", headers=api.admin)
     assert [s["_id"] for s in r.json()] == [older.id], r.text
     assert api.session(api.admin, user_id=bea)["user_id"] == bea
+
+
+def test_a_key_stored_decomposed_before_keeps_its_first_session_under_its_id(api: Api) -> None:
+    """The Python API stores a new session of an id not in NFC composed, as the server gives out ids; a key stored
+    decomposed by an earlier version, whose user has no session yet, keeps its form: her first session is stored under
+    her key's id, so her own listing finds it."""
+    from urllib.parse import quote
+
+    from orchestratex.records import ApiKey
+    from orchestratex.server._auth import hash_key
+
+    secret = "ox_legacy-decomposed-key-made-by-an-earlier-version"
+    stored = ApiKey(key_hash=hash_key(secret), user_id=ZOE_DECOMPOSED)
+    in_app_loop(api.client).call(api.store.create_api_key, stored)
+    key = bearer(secret)
+    made = api.session(key)
+    assert made["user_id"] == ZOE_DECOMPOSED
+    for typed in (ZOE, ZOE_DECOMPOSED):
+        r = api.client.get(f"/api/sessions/user/{quote(typed)}", headers=key)
+        assert [s["_id"] for s in r.json()] == [made["_id"]], r.text
