@@ -105,3 +105,17 @@ def test_a_routers_contract_imports_from_one_place() -> None:
     from orchestratex.routing import RoutingDecision as FromRouting
 
     assert FromRouting is RoutingDecision and {"Router", "RoutingDecision", "Task"} <= set(routing.__all__)
+
+
+def test_help_of_the_testing_package_names_each_of_its_modules() -> None:
+    """`help(orchestratex.testing)` named the two contract suites only: `fixtures` (what a user's `conftest.py` imports)
+    and `runs` were found only by reading the source, and "they need pytest" was said of `runs` too."""
+    import pkgutil
+
+    import orchestratex.testing
+
+    doc = orchestratex.testing.__doc__ or ""
+    modules = [m.name for m in pkgutil.iter_modules(orchestratex.testing.__path__) if not m.name.startswith("_")]
+    assert sorted(modules) == ["fixtures", "provider_contract", "runs", "store_contract"]
+    for module in modules:
+        assert f"`orchestratex.testing.{module}`" in doc, module
