@@ -51,6 +51,19 @@ def test_a_start_sent_again_with_its_key_answers_the_first_orchestration_not_a_s
     assert _orchestrations(api, session["_id"]) == 3
 
 
+def test_a_start_sent_again_after_its_session_ended_still_answers_its_orchestration(api: Api) -> None:
+    # the retry comes after the session was ended (by the user, or another client): the run it started is answered,
+    # not "session ... is completed: orchestrations start only in an active session", which reads as never started
+    session = api.session()
+    body = {"thread_id": api.thread(session["_id"])["_id"]}
+    first = _start(api, body, "before-the-end").json()
+    r = api.client.patch(f"/api/sessions/{session['_id']}/status", json={"status": "completed"}, headers=api.alice)
+    assert r.status_code == 200, r.text
+    again = _start(api, body, "before-the-end")
+    assert again.status_code == 202 and again.json()["_id"] == first["_id"], again.text
+    assert _start(api, body, "after-the-end").status_code == 409  # (a new key: a new start, refused as ever)
+
+
 def test_the_key_names_a_start_of_its_user_only(api: Api) -> None:
     mine = api.thread(api.session()["_id"])["_id"]
     bobs = api.thread(api.session(who=api.bob)["_id"], who=api.bob)["_id"]
