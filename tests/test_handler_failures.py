@@ -3,7 +3,9 @@ each time; every event's failure printed the whole traceback, a dozen per run in
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +97,38 @@ def test_a_failing_handler_that_cannot_be_a_key_logs_its_traceback_once(caplog: 
     assert len(failures) == 2 * (len(first.events) + len(second.events))
     full = [str(r.exc_info[1]) for r in failures if r.exc_info]
     assert full == ["slots: no orchestration_started", "dataclass: no orchestration_started"]
+
+
+def _exit_on_first_answer(event: Event) -> None:
+    if event.type == "response_generated":
+        sys.exit("too expensive: stopping")
+
+
+def test_a_handler_calling_sys_exit_in_run_sync_ends_the_run_cancelled(tmp_path: Path) -> None:
+    """A script's handler stopping it with `sys.exit()` left the run `running` in the store, its lease and its
+    session's reservation held (a later `resume_pending()` would go on paying for it), and the SystemExit stopped the
+    orchestrator's loop thread: every later `run_sync` failed, and the interpreter's exit printed "RuntimeError: Event
+    loop is closed". The run now ends `cancelled` saying why, the SystemExit reaches the caller, and the orchestrator
+    runs on."""
+    orch = Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}")
+    orch.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+    with pytest.raises(SystemExit, match="too expensive: stopping"):
+        orch.run_sync("Write a haiku about rivers", max_iterations=3, on_event=_exit_on_first_answer)
+    (stopped,) = asyncio.run(orch.store.list_orchestrations())
+    assert stopped.status == "cancelled" and stopped.stop_reason == "cancelled"
+    assert stopped.error is not None and stopped.error.startswith("stopped by SystemExit: too expensive: stopping")
+    session = asyncio.run(orch.store.get_session(stopped.session_id))
+    assert session.reserved_cost == 0.0 and session.total_cost == stopped.total_cost > 0
+    assert orch.run_sync("Write a haiku about lakes", max_iterations=1).status == "completed"
+    orch.close()
+
+
+async def test_a_handler_calling_sys_exit_in_an_awaited_run_ends_the_run_cancelled(tmp_path: Path) -> None:
+    async with Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}") as orch:
+        orch.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+        with pytest.raises(SystemExit):
+            await orch.run("Write a haiku about rivers", max_iterations=3, on_event=_exit_on_first_answer)
+        (stopped,) = await orch.store.list_orchestrations()
+        assert stopped.status == "cancelled" and "SystemExit" in (stopped.error or "")
+        assert (await orch.store.get_session(stopped.session_id)).reserved_cost == 0.0
+        assert await orch.store.list_resumable(limit=10) == []

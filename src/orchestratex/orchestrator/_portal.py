@@ -112,7 +112,10 @@ class Portal:
             task = asyncio.current_task()
             if task is not None:
                 tasks.append(task)
-            return await coro
+            try:
+                return await coro
+            except (KeyboardInterrupt, SystemExit) as exc:  # (an event handler's `sys.exit()`): out of the task, it
+                raise _Raised(exc) from None  # stopped this loop's thread, and every later call found the loop closed
 
         wrapped = tracked()
         loop = self._start()
@@ -124,6 +127,8 @@ class Portal:
             future = asyncio.run_coroutine_threadsafe(wrapped, self._start())
         try:
             return future.result()  # the coroutine's exception, raised as it is
+        except _Raised as raised:
+            raise raised.exc from None
         except concurrent.futures.CancelledError:  # (not begun as `close` stopped the loop: it said nothing more)
             raise UserError(
                 f"{what} did not run: the orchestrator was closed (close()) as it was called. Call it again (a closed "
@@ -162,6 +167,15 @@ class Portal:
                 pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)  # (the thread closes its loop as it ends)
+
+
+class _Raised(Exception):
+    """A `KeyboardInterrupt` or `SystemExit` raised on the portal's loop, carried to the caller's thread to be raised
+    there: out of a task, it would stop the loop."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(exc)
+        self.exc = exc
 
 
 def forked_error(what: str) -> UserError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Sequence
@@ -109,12 +110,24 @@ class Run(Committing):
                     await self._finish("error", f"{type(exc).__name__}: {exc.message}")
                     if isinstance(exc, RequestsBlocked):  # a test that forgot its test double fails loudly
                         raise
-                except Exception as exc:
-                    logger.exception("orchestration %s failed unexpectedly", self.doc.id, extra=self._ids())
-                    await self._finish("error", f"{type(exc).__name__}: {exc}")
+                except BaseException as exc:  # a bug of one's own evaluator or router; an event handler's sys.exit()
+                    await self._ended_by(exc)
                     raise
         finally:
             self.planner.detach()
+
+    async def _ended_by(self, exc: BaseException) -> None:
+        """End the run on an exception no step expects: another `Exception` (a bug of one's own evaluator or router)
+        is logged and ends it `error`; a `KeyboardInterrupt` or `SystemExit` (an event handler's `sys.exit()`) ends it
+        `cancelled`, saying so (it was left `running`, its lease and reservations held, for a later resume to pay
+        for); a `GeneratorExit` (the coroutine closed) awaits nothing."""
+        if isinstance(exc, Exception):
+            logger.exception("orchestration %s failed unexpectedly", self.doc.id, extra=self._ids())
+            await self._finish("error", f"{type(exc).__name__}: {exc}")
+        elif isinstance(exc, KeyboardInterrupt | SystemExit) and self.unknown is None:
+            why = f"stopped by {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
+            with contextlib.suppress(Exception):
+                await self._finish("cancelled", f"{why}, raised as the orchestration ran (by an event handler, say)")
 
     def _next_step(self) -> Awaitable[object] | None:
         """What advances the last iteration by one phase, or starts the next one (None: nothing to wait for). Stops
