@@ -57,7 +57,9 @@ def _logged(server: ServerProcess, pattern: str) -> re.Match[str]:
 
 def _let_go(server: ServerProcess, oid: str) -> str:
     """How the paused server ended its part in run `oid`, once its log says: `suspended` or `stop`."""
-    return _logged(server, rf"orchestratex\.orchestrator INFO (suspended|stop) orchestration_id={oid}").group(1)
+    return _logged(
+        server, rf"orchestratex\.orchestrator (?:INFO|WARNING) (suspended|stop) orchestration_id={oid}"
+    ).group(1)
 
 
 def test_a_paused_server_does_not_write_over_the_runs_another_completed_meanwhile(tmp_path: Path) -> None:

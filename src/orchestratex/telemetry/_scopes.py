@@ -80,6 +80,10 @@ class OrchestrationScope:
             # observers (the server's metrics) counted it ended `failed`, a failure that never happened, then again.
             doc = doc.model_copy(update={"status": "running", "stop_reason": None, "error": None})
         ended = doc.status in ("completed", "failed", "cancelled")
+        # (a run stopped by a failure before it could end, its step's write refused: its lease taken over by another
+        # process while this one was paused, say. Said as a hand-back, INFO and no error, the call it paid for was
+        # in this process's log and metrics, nowhere in the run's cost, and nothing said why)
+        stopped = not ended and not unrecorded and isinstance(exc, Exception)
         if t.spans is not None and t.root is not None:
             t.end_iteration()
             root = t.root
@@ -119,10 +123,10 @@ class OrchestrationScope:
                 "model": doc.final_model,
                 "cost_usd": doc.total_cost,
                 "duration_ms": round(duration * 1000, 1),
-                "error": f"{type(exc).__name__}: {exc}" if unrecorded else doc.error,
+                "error": f"{type(exc).__name__}: {exc}" if unrecorded or stopped else doc.error,
             }
             # (a run that ended `failed` gave no answer, whatever its stop reason: `budget` when no model fit)
-            failed = doc.stop_reason == "error" or doc.status == "failed" or unrecorded
+            failed = doc.stop_reason == "error" or doc.status == "failed" or unrecorded or stopped
             level = logging.WARNING if failed else _INFO
             emit(ORCHESTRATOR, level, "stop" if ended else "suspended", fields)
         if t.spans is not None and t.root is not None:  # (after its line: written in the span, it carries its ids)
