@@ -434,7 +434,8 @@ def test_a_stream_closed_because_the_store_failed_says_why_in_the_log(
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
     assert closed.value.code == 1011
-    logged = [r.getMessage() for r in caplog.records if r.name == "orchestratex.server"]
-    assert logged == [
+    logged = [r for r in caplog.records if r.name == "orchestratex.server"]
+    assert [r.getMessage() for r in logged] == [
         f"the event stream of session {sid} closed with 1011: the store failed: disk I/O error while reading events"
     ]
+    assert [r.__dict__.get("session_id") for r in logged] == [sid]  # (a field, for a JSON log pipeline to find it by)

@@ -69,6 +69,7 @@ class _Outage:
                 "polling events failed (session %s): %s; the WebSocket streams go on once the store answers again",
                 session_id,
                 exc,
+                extra={"session_id": session_id},
             )
 
     def recovered(self) -> None:

@@ -273,7 +273,12 @@ def _too_slow(state: ServerState, session_id: str, overflowed: bool) -> None:
         else "its client took nothing of what it was sent for"
         f" ORCHESTRATEX_WS_SEND_TIMEOUT_S={settings.ws_send_timeout_s:g} s"
     )
-    logger.warning("the event stream of session %s closed with 4008, too slow: %s", session_id, why)
+    logger.warning(
+        "the event stream of session %s closed with 4008, too slow: %s",
+        session_id,
+        why,
+        extra={"session_id": session_id},
+    )
     if state.metrics is not None:
         state.metrics.slow_stream()
 
@@ -284,9 +289,19 @@ def _log_failure(session_id: str, exc: BaseException | None) -> None:
     if exc is None or isinstance(exc, WebSocketDisconnect | OSError):
         return
     if isinstance(exc, StoreError):
-        logger.warning("the event stream of session %s closed with 1011: the store failed: %s", session_id, exc.message)
+        logger.warning(
+            "the event stream of session %s closed with 1011: the store failed: %s",
+            session_id,
+            exc.message,
+            extra={"session_id": session_id},
+        )
     else:
-        logger.error("the event stream of session %s closed with 1011", session_id, exc_info=exc)
+        logger.error(
+            "the event stream of session %s closed with 1011",
+            session_id,
+            exc_info=exc,
+            extra={"session_id": session_id},
+        )
 
 
 def _now() -> str:
