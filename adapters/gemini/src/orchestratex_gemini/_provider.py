@@ -141,6 +141,13 @@ def _aiohttp_args(base_url: str, connect_within: float | None) -> dict[str, Any]
 
     if connect_within is None:
         return {"middlewares": (key_stays,)}
+    return {"middlewares": (key_stays, _connecting_within(connect_within, aiohttp.ConnectionTimeoutError))}
+
+
+def _connecting_within(seconds: float, timed_out: type[Exception]) -> Callable[[Any, Any], Awaitable[Any]]:
+    """An aiohttp client middleware holding connecting to `seconds` (`_connect_within`'s work, which google-genai's
+    `ClientTimeout(total=…)` alone does not do): the time runs until the request is sent on its connection, then the
+    answer takes as long as the total allows; `timed_out` (aiohttp's `ConnectionTimeoutError`) when it ran out."""
 
     async def connects_in_time(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         send = getattr(request, "send", None)  # (called once connected: the request is then sent on the connection)
@@ -151,16 +158,19 @@ def _aiohttp_args(base_url: str, connect_within: float | None) -> dict[str, Any]
             connecting.reschedule(None)
             return await send(conn)
 
-        request.send = connected
         try:
-            async with asyncio.timeout(connect_within) as connecting:
+            request.send = connected
+        except AttributeError:  # (an aiohttp whose requests take no attribute of ours: held to the total time only)
+            return await handler(request)
+        try:
+            async with asyncio.timeout(seconds) as connecting:
                 return await handler(request)
         except TimeoutError as exc:
             if not connecting.expired():
                 raise
-            raise aiohttp.ConnectionTimeoutError(f"Connection timeout to host {request.url}") from exc
+            raise timed_out(f"Connection timeout to host {request.url}") from exc
 
-    return {"middlewares": (key_stays, connects_in_time)}
+    return connects_in_time
 
 
 def _client(*, api_key: str, http_options: types.HttpOptions) -> genai.Client:
