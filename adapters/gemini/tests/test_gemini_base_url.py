@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
+from pydantic import HttpUrl
 
 from orchestratex import Orchestrator
 from orchestratex.exceptions import ConfigurationError
+from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex_gemini import GeminiProvider
+
+from .test_gemini_provider import body, request
 
 BAD = [
     ("http:/localhost:4000", "names no host: write the scheme, '://' and the server's host"),  # (a slash short)
@@ -40,3 +45,15 @@ def test_a_good_base_url_and_its_password_are_kept_out_of_the_refusal() -> None:
     with pytest.raises(ConfigurationError) as raised:
         GeminiProvider(api_key="k", base_url="user:secret@proxy.example")
     assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", [HttpUrl("http://gw.example:4000/gemini"), httpx2.URL("http://gw.example:4000/gemini")])
+async def test_a_base_url_that_is_a_url_object_is_taken_as_its_text(url: object) -> None:
+    """A pydantic `HttpUrl` (an app's settings hold URLs so), which the OpenAI and Anthropic adapters take, failed
+    `GeminiProvider(base_url=...)` with a bare TypeError: 'HttpUrl' object is not iterable."""
+    server = MockServer().always(Reply(200, json=body()))
+    client = httpx2.AsyncClient(transport=server.httpx2_transport())
+    provider = GeminiProvider(api_key="AIza-test", base_url=url, http_client=client)  # type: ignore[arg-type]
+    assert provider.base_url.startswith("http://gw.example:4000/gemini")
+    assert (await provider.generate(request())).text == "ok"
+    assert str(server.requests[0].url).startswith("http://gw.example:4000/gemini/")

@@ -244,7 +244,8 @@ class GeminiProvider(Provider):
             if not api_key:
                 raise self._not_configured()
             where = "base_url" if base_url else self.base_url_env
-            base_url = base_url or env_value(os.environ, self.base_url_env) or self.default_base_url
+            # (a pydantic `HttpUrl` or an httpx URL too, as the other adapters take: it failed with a bare TypeError)
+            base_url = str(base_url or env_value(os.environ, self.base_url_env) or self.default_base_url)
             checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
             hooks = [_key_stays_at(base_url)]
             if timeout is not None:
