@@ -45,3 +45,23 @@ async def test_an_async_http_client_is_taken(adapter: type[Provider], takes: str
     async with httpx2.AsyncClient() as given:
         provider = adapter(api_key="test-key", http_client=given)  # type: ignore[call-arg]
         await provider.aclose()
+
+
+async def test_an_httpx_async_client_is_refused_by_the_adapter_whose_sdk_takes_httpx2_only() -> None:
+    """The Anthropic SDK sends through httpx2 only: an `httpx.AsyncClient`, the one most code has, failed with the SDK's
+    raw `TypeError`."""
+    async with httpx.AsyncClient() as given:
+        with pytest.raises(UserError) as raised:
+            AnthropicProvider(api_key="test-key", http_client=given)  # type: ignore[arg-type]
+    assert str(raised.value) == "AnthropicProvider: http_client= takes an httpx2.AsyncClient, not httpx.AsyncClient"
+
+
+@pytest.mark.parametrize(("adapter", "takes"), ADAPTERS, ids=lambda v: getattr(v, "__name__", ""))
+def test_an_object_that_is_no_http_client_is_refused_naming_the_class_to_pass(
+    adapter: type[Provider], takes: str
+) -> None:
+    """A URL given as `http_client=` (meant for `base_url=`) failed with a raw `TypeError`, or, for Gemini, with two
+    pydantic validation errors."""
+    with pytest.raises(UserError) as raised:
+        adapter(api_key="test-key", http_client="http://localhost:11434/v1")  # type: ignore[call-arg]
+    assert str(raised.value) == f"{adapter.__name__}: http_client= takes {takes}, not str"

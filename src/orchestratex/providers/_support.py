@@ -232,11 +232,17 @@ def checked_client(client: object, wrong: type, *, provider: str, name: str, why
         raise UserError(f"{provider}: client= takes {name}, not {given} ({why})")
 
 
-def checked_http_client(http_client: object, *, provider: str, name: str) -> None:
+def checked_http_client(
+    http_client: object, *, provider: str, name: str, takes: tuple[str, ...] = ("httpx2", "httpx")
+) -> None:
     """Refuse, with a `UserError` naming the class to pass (`name`: `an httpx2.AsyncClient`), an injected `http_client=`
     that is a synchronous HTTP client (`httpx2.Client`, `httpx.Client`), which the SDK's async client cannot send
     through: it was refused with a raw `TypeError` (the Anthropic SDK's saying to use `httpx2.Client`, another
-    synchronous one) or, by google-genai, with two pydantic validation errors of its `HttpOptions`."""
+    synchronous one) or, by google-genai, with two pydantic validation errors of its `HttpOptions`. So is any other
+    object than an `AsyncClient` of the libraries the SDK `takes` (the Anthropic SDK's httpx2 only: an
+    `httpx.AsyncClient`, the one most code has, failed with its raw `TypeError`)."""
+    if http_client is None:
+        return
     for cls in type(http_client).__mro__:
         library = cls.__module__.partition(".")[0]
         if cls.__name__ == "Client" and library in ("httpx", "httpx2"):
@@ -244,6 +250,14 @@ def checked_http_client(http_client: object, *, provider: str, name: str) -> Non
                 f"{provider}: http_client= takes {name}, not {library}.Client (a synchronous HTTP client, which the"
                 " SDK's async client cannot send through)"
             )
+    if any(
+        cls.__name__ == "AsyncClient" and cls.__module__.partition(".")[0] in takes for cls in type(http_client).__mro__
+    ):
+        return
+    kind = type(http_client)
+    library = kind.__module__.partition(".")[0]
+    shown = f"{library}.{kind.__name__}" if library in ("httpx", "httpx2") else kind.__name__
+    raise UserError(f"{provider}: http_client= takes {name}, not {shown}")
 
 
 SYNC_CLIENT = (

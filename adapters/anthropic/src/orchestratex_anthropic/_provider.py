@@ -164,7 +164,9 @@ class AnthropicProvider(Provider):
                 max_retries=0,
                 timeout=timeout,
             )
-            checked_http_client(http_client, provider=type(self).__name__, name="an httpx2.AsyncClient")
+            checked_http_client(
+                http_client, provider=type(self).__name__, name="an httpx2.AsyncClient", takes=("httpx2",)
+            )
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
                 checked_http_environment(self.name)
             sdk = build(http_client=http_client)
