@@ -84,6 +84,32 @@ def request() -> GenerationRequest:
     return GenerationRequest(model=MODEL, messages=[Message(role="user", content="Say hello")], max_output_tokens=50)
 
 
+def kimi_finish(usage: Usage) -> bytes:
+    """Moonshot's Kimi's finish chunk: its stream's usage in the choice (`choices[0].usage`), not at the top level."""
+    event = json.loads(chunk({}, finish="stop").removeprefix(b"data: "))
+    event["choices"][0]["usage"] = {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "cached_tokens": usage.cached_input_tokens,
+    }
+    return f"data: {json.dumps(event)}\n\n".encode()
+
+
+async def test_a_stream_whose_usage_comes_in_its_finish_chunk_s_choice_is_priced_by_it() -> None:
+    """Moonshot's Kimi sends a stream's usage in `choices[0].usage` of its finish chunk: without a top-level `usage`, a
+    priced model's answer was counted at its worst case (`NoStreamedUsage`) and the server's next calls unstreamed."""
+    events = [*EVENTS[:3], kimi_finish(USAGE), b"data: [DONE]\n\n"]
+    provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client(events=events))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    generation = await provider.generate_stream(request(), on_text)
+    assert (generation.text, generation.usage, generation.cost) == ("Hello there", USAGE, MODEL.cost(USAGE))
+    assert provider.stream_usage  # (its next calls still streamed)
+
+
 async def test_generate_stream_hands_on_each_delta_and_returns_exact_usage() -> None:
     pieces: list[str] = []
 

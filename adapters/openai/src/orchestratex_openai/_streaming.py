@@ -72,6 +72,8 @@ async def generation_from_chat_stream(
             tier = getattr(chunk, "service_tier", None)  # (the service tier it was billed at: each chunk says it)
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or []):
+            if getattr(chunk, "usage", None) is None and isinstance(getattr(choice, "usage", None), dict):
+                usage = _choice_usage(choice.usage)  # (Moonshot's Kimi: on the finish chunk's choice)
             delta = getattr(choice, "delta", None)
             piece = _delta_text(delta)
             written.append(piece)
@@ -97,6 +99,16 @@ async def generation_from_chat_stream(
     if failed is not None:
         raise failed
     return _answer(text, FINISH_REASONS.get(finish, finish), usage, tier, request, "".join(written), answered_by)
+
+
+def _choice_usage(usage: dict[str, Any]) -> Any:
+    """A chunk's choice's `usage` (an object the SDK keeps as a dict), as the SDK's `CompletionUsage`: Moonshot's Kimi
+    sends its stream's usage there, on the finish chunk, and at the top level only on a trailing chunk it may leave out.
+    Without it, a priced model's streamed answer was counted at its worst case (`NoStreamedUsage`), and the server's
+    next calls were made unstreamed."""
+    from openai.types import CompletionUsage
+
+    return CompletionUsage.construct(**usage)
 
 
 def _delta_text(delta: object) -> str:
