@@ -1,5 +1,5 @@
 """DeepSeek's cache hits: `prompt_cache_hit_tokens` (with `prompt_cache_miss_tokens`), not OpenAI's
-`prompt_tokens_details.cached_tokens`.
+`prompt_tokens_details.cached_tokens`; Moonshot's Kimi's (Zhipu's GLM's, MiniMax's): `usage.cached_tokens`.
 
 DeepSeek bills the input tokens its context cache served at its cache-hit price (a tenth of the miss price). The
 adapter read cached tokens only from OpenAI's field, so every DeepSeek prompt was counted at the full input price: a
@@ -93,3 +93,27 @@ def test_a_run_counts_what_deepseek_bills() -> None:
         result = orchestrator.run_sync("Capital of China?", preferred_models=[DEEPSEEK.name], max_iterations=1)
     assert result.status == "completed", result.error
     assert abs(result.total_cost - BILLED) < 1e-9, (result.total_cost, BILLED)  # the judge is free
+
+
+async def test_cache_hits_at_the_top_level_of_usage_are_the_cached_input_tokens() -> None:
+    """Moonshot's Kimi (and Zhipu's GLM, MiniMax) report their cache hits as `usage.cached_tokens`: every such prompt
+    was counted at the full input price."""
+    kimi = ModelProfile(
+        name="moonshot:kimi-k2.6", input_cost_per_1k=0.0006, cached_input_cost_per_1k=0.00015, output_cost_per_1k=0.0025
+    )
+    usage = {"prompt_tokens": 10000, "completion_tokens": 200, "total_tokens": 10200, "cached_tokens": 9600}
+    message = {"role": "assistant", "content": "Beijing."}
+    body = {
+        "id": "chatcmpl-6810567267ee141b4630dccb",
+        "object": "chat.completion",
+        "created": 1745901170,
+        "model": "kimi-k2.6",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": usage,
+    }
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json=body)))
+    moonshot = OpenAIProvider(api_key="sk-test", base_url="https://api.moonshot.ai/v1", http_client=client)
+    request = GenerationRequest(model=kimi, messages=[Message(role="user", content="Capital of China?")])
+    generation = await moonshot.generate(request)
+    assert generation.usage == Usage(input_tokens=10000, output_tokens=200, cached_input_tokens=9600)
+    assert abs(generation.cost - (400 * 0.0006 + 9600 * 0.00015 + 200 * 0.0025) / 1000) < 1e-12

@@ -380,7 +380,8 @@ def chat_usage(usage: Any) -> Usage:
 
     DeepSeek reports its cache hits as `prompt_cache_hit_tokens` (of `prompt_tokens`, beside
     `prompt_cache_miss_tokens`), not as `prompt_tokens_details.cached_tokens`, and bills them at its cache-hit price:
-    they are the cached input tokens when OpenAI's field is absent (they were counted at the full input price)."""
+    they are the cached input tokens when OpenAI's field is absent (they were counted at the full input price), as
+    are the `cached_tokens` Moonshot's Kimi, Zhipu's GLM and MiniMax report at the top level of `usage`."""
     prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
     if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
         raise MalformedResponse("chat completion usage without token counts")
@@ -391,6 +392,8 @@ def chat_usage(usage: Any) -> Usage:
     cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
     if not isinstance(cached, int):
         cached = _usage_field(usage, "prompt_cache_hit_tokens")  # (DeepSeek's)
+    if not isinstance(cached, int):
+        cached = _usage_field(usage, "cached_tokens")  # (Moonshot's Kimi, Zhipu's GLM, MiniMax: at usage's top level)
     return Usage(
         input_tokens=prompt_tokens,
         output_tokens=completion_tokens,
