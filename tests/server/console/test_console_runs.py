@@ -313,3 +313,39 @@ def test_a_prompt_cut_short_keeps_each_character_whole(desktop: Watched, console
     expect(page.locator("#orchestration-list .pick-title").first).to_have_text("x" * 88 + character + "…")
     expect(page.locator("#thread-list li").first).to_have_text("auto " + "x" * 88 + character + "y" * 30 + "…")
     assert desktop.problems() == []
+
+
+def test_a_run_of_a_long_prompt_is_not_read_whole_for_each_line_drawn(desktop: Watched, console: Console) -> None:
+    """A long prompt (a document to summarise; the API takes up to 5 MB) was flattened and split into characters whole
+    each time the console drew a shortened line of it — the tab's title, the list of runs, the charts' labels, the
+    threads — at every event of its session and each read of its threads: over a second each for a 5 MB prompt, so
+    the page froze while other runs went on. Only its start is read now: no text of more than a few thousand
+    characters is split, and the lines read as before."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.add_init_script(
+        """(() => {
+          const segment = Intl.Segmenter.prototype.segment;
+          window.longestSegmented = 0;
+          Intl.Segmenter.prototype.segment = function (text) {
+            window.longestSegmented = Math.max(window.longestSegmented, String(text).length);
+            return segment.call(this, text);
+          };
+        })();"""
+    )
+    flag = "\N{REGIONAL INDICATOR SYMBOL LETTER D}\N{REGIONAL INDICATOR SYMBOL LETTER E}"
+    prompt = f"Summarise {flag}  this:\n" + "word   " * 60_000  # (420 KB)
+    _, (oid,) = new_session_with_runs(console, prompt, max_iterations=1)
+    log_in(page, console)
+    page.locator(ENDED).wait_for(timeout=90_000)
+    shown = [*"Summarise ", flag, *(" this: " + "word " * 30)]  # (as a reader counts characters: the flag is one)
+
+    def cut(width: int) -> str:
+        return "".join(shown[: width - 1]) + "…"
+
+    expect(page.locator(f"#orchestration-list button[data-orchestration='{oid}'] .pick-title")).to_have_text(cut(90))
+    expect(page.locator("#thread-list li").first).to_have_text("auto " + cut(120))
+    expect(page).to_have_title(re.compile(rf"^\w+ · {re.escape(cut(40))} · OrchestrateX console$"))
+    assert page.evaluate("window.longestSegmented") < 10_000
+    assert desktop.problems() == []

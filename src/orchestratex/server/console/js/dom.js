@@ -81,8 +81,24 @@ const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
  * grapheme), never inside one. Cut by code point, a flag (two regional indicators) showed half of itself as a lone
  * letter, a family emoji (joined by U+200D) its first member only, and "é" written e + U+0301 lost its accent. */
 export function shorten(text, width = 80) {
-  const flat = String(text ?? "").replace(/\s+/g, " ").trim();
-  if (flat.length <= width) return flat;
-  const chars = Array.from(GRAPHEMES.segment(flat), (part) => part.segment);
-  return chars.length <= width ? flat : `${chars.slice(0, width - 1).join("")}…`;
+  const raw = String(text ?? "");
+  // Only the start of a long text is read: a 5 MB prompt, flattened and split into graphemes whole at every event of
+  // its session (the title, the list of runs, the charts, the threads: a second and more each), froze the page. Its
+  // first `16 × width` UTF-16 units hold the characters shown, unless most are spaces or marks (then all is read).
+  if (raw.length > 16 * width) {
+    const cut = cutAt(raw.slice(0, 16 * width).replace(/\s+/g, " ").trimStart(), width);
+    if (cut !== null) return cut;
+  }
+  const flat = raw.replace(/\s+/g, " ").trim();
+  return flat.length <= width ? flat : (cutAt(flat, width) ?? flat);
+}
+
+/** The first `width - 1` characters of `flat` and "…" when it has more than `width` characters, else null. */
+function cutAt(flat, width) {
+  const chars = [];
+  for (const { segment } of GRAPHEMES.segment(flat)) {
+    if (chars.length === width) return `${chars.slice(0, width - 1).join("")}…`;
+    chars.push(segment);
+  }
+  return null;
 }
