@@ -349,3 +349,27 @@ def test_a_run_of_a_long_prompt_is_not_read_whole_for_each_line_drawn(desktop: W
     expect(page).to_have_title(re.compile(rf"^\w+ · {re.escape(cut(40))} · OrchestrateX console$"))
     assert page.evaluate("window.longestSegmented") < 10_000
     assert desktop.problems() == []
+
+
+def test_a_long_prompt_shows_its_start_and_the_rest_on_request(desktop: Watched, console: Console) -> None:
+    """A run's prompt was laid out whole in its first card: the browser took seconds for a prompt of a megabyte and
+    minutes for 5 MB (the API's limit), during which the page answered nothing, each time the run was shown. Its first
+    50,000 characters are shown now, to a line's end, with a button that shows the rest."""
+    from playwright.sync_api import expect
+
+    lines = [f"line {n}: " + "text " * 15 for n in range(1500)]  # (about 120,000 characters)
+    prompt = "\n".join(["Summarise this log:", *lines, "Which line failed?"])
+    new_session_with_runs(console, prompt, max_iterations=1)
+    page = desktop.page
+    log_in(page, console)
+    shown = page.locator("#feed li[data-type=orchestration_started] .prompt")
+    expect(shown).to_contain_text("Summarise this log:\nline 0: ")
+    start: str = shown.evaluate("(e) => e.textContent")
+    assert 48_000 <= len(start) <= 50_000 and prompt.startswith(start) and start.endswith("text ")  # (a whole line)
+    more = page.get_by_role("button", name=f"Show the whole prompt ({len(prompt) - len(start)} more characters)")
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(more).to_have_count(0)
+    assert shown.evaluate("(e) => e.textContent") == prompt
+    expect(shown).to_be_focused()
+    assert desktop.problems() == []

@@ -51,13 +51,39 @@ function alternatives(event) {
   );
 }
 
+/** The most of a prompt shown at first, in UTF-16 units: laid out whole, a prompt of megabytes froze the page. */
+export const PROMPT_SHOWN = 50000;
+
+/**
+ * A run's prompt, its lines kept: whole up to `PROMPT_SHOWN` characters, else its start (to a line's end where one is
+ * near) and a button that shows the rest. The browser took seconds to lay out a prompt of a megabyte, minutes for
+ * 5 MB, during which the page answered nothing: each time the run was shown, or followed as it started.
+ */
+function promptOf(prompt) {
+  const text = String(prompt ?? "");
+  if (text.length <= PROMPT_SHOWN) return h("pre", { class: "prompt", dir: "auto" }, text);
+  let end = text.lastIndexOf("\n", PROMPT_SHOWN);
+  if (end < PROMPT_SHOWN - 2000) end = PROMPT_SHOWN;
+  if (/[\ud800-\udbff]/.test(text[end - 1])) end -= 1; // (not half of a character)
+  const pre = h("pre", { class: "prompt", dir: "auto" }, text.slice(0, end));
+  const rest = text.length - end;
+  const more = h("button", { type: "button", class: "secondary" }, `Show the whole prompt (${rest} more characters)`);
+  more.addEventListener("click", () => {
+    pre.textContent = text;
+    pre.setAttribute("tabindex", "0"); // (the focus goes on to the prompt, which scrolls, not to the page's start)
+    more.remove();
+    pre.focus();
+  });
+  return [pre, more];
+}
+
 const RENDER = {
   orchestration_started: (e) =>
     card(
       e,
       e.simulated ? "Started (simulated models: no provider key on the server)" : "Started",
       // (whole, its lines kept: cut to 400 characters on one line, a pasted snippet of code could not be read)
-      h("pre", { class: "prompt", dir: "auto" }, e.prompt),
+      promptOf(e.prompt),
       facts([
         ["domain", e.domain],
         ["max iterations", e.max_iterations],
