@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -166,6 +167,28 @@ def test_every_command_says_in_one_line_that_stdout_cannot_be_written(store_url:
     assert done.returncode == 1
     assert done.stderr.startswith("orchestratex: error: cannot write to stdout (No space left on device)")
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_json_document_of_a_store_in_memory_that_cannot_be_written_sends_to_no_runs_show() -> None:
+    """`run --json --store memory://` on a full disk said "see `orchestratex runs show ID --store memory://`", a
+    command that refuses such a store, whose runs ended with the command that made them."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*CLI, "run", PROMPT, "--json", "--store", "memory://"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+            timeout=120,
+        )
+    assert done.returncode == 1
+    found = re.fullmatch(
+        r"orchestratex: error: cannot write to stdout \(No space left on device\); orchestration ([0-9a-f]{24}) ended"
+        r" completed, and its store, memory://, with the command: nothing keeps its document\n",
+        done.stderr,
+    )
+    assert found is not None, done.stderr
 
 
 def test_a_closed_stdout_is_refused_before_anything_is_stored(store_url: str) -> None:

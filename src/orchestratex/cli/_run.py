@@ -470,8 +470,15 @@ def run_command(args: argparse.Namespace) -> int:
             _print_json(result, getattr(args, "cost_limit", None))
         except StdoutFailed as exc:
             if args.command == "run":
+                from ._stores import chosen_store_url, in_memory
+
+                # (not `runs show --store memory://`, which refuses such a store: the run ended with the command)
+                url = chosen_store_url(args.store)
                 exc.note = (
-                    f"orchestration {result.id} ended {result.status}: see `orchestratex runs show {result.id}"
+                    f"orchestration {result.id} ended {result.status}, and its store, {shown_url(url)}, with the"
+                    " command: nothing keeps its document"
+                    if in_memory(url)
+                    else f"orchestration {result.id} ended {result.status}: see `orchestratex runs show {result.id}"
                     f"{store_option(args.store)}`"
                 )
             raise
