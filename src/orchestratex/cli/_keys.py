@@ -34,13 +34,22 @@ async def _create(url: str, user_id: str, admin: bool, label: str | None) -> str
 
 
 async def _list(url: str, user_id: str | None) -> list[ApiKey]:
-    store = await open_store(url)
+    from ._progress import Progress
+
+    progress = Progress("reading the store's API keys…")  # (a store slow to open: a MongoDB server far away)
+    progress.start()
     try:
-        return await user_keys(store, user_id)
-    except NotImplementedError:
-        raise UserError(f"{type(store).__name__} cannot list API keys (it does not implement list_api_keys)") from None
+        store = await open_store(url)
+        try:
+            return await user_keys(store, user_id)
+        except NotImplementedError:
+            raise UserError(
+                f"{type(store).__name__} cannot list API keys (it does not implement list_api_keys)"
+            ) from None
+        finally:
+            await store.close()
     finally:
-        await store.close()
+        progress.close()
 
 
 KEY_PREFIX = "ox_"

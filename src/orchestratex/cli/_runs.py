@@ -140,14 +140,15 @@ def _summary(doc: Orchestration) -> dict[str, Any]:
 async def _list(url: str, args: argparse.Namespace) -> int:
     from ._progress import Progress
 
-    store = await _open(url)
     docs: list[Orchestration] = []
     total, older = 0, False
     stalled: set[str] = set()
-    # (a history of thousands took seconds to read, and on a terminal as long again to lay out, with nothing shown)
+    # (a history of thousands took seconds to read, and on a terminal as long again to lay out, with nothing shown;
+    # so did a store slow to open, a MongoDB server far away)
     progress = Progress("reading the store's orchestrations…")
     progress.start()
     try:
+        store = await _open(url)
         if store is not None:
             try:
                 docs, total, older = await _recent(store, args, progress)
@@ -411,8 +412,15 @@ def _orchestration_id(given: str) -> str:
 
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
+    from ._progress import Progress
 
-    doc, events, session_limit, stalled, gone = await _load(url, _orchestration_id(args.id), args.store)
+    oid = _orchestration_id(args.id)
+    progress = Progress(f"reading orchestration {oid}…")  # (a store slow to open: a MongoDB server far away)
+    progress.start()
+    try:
+        doc, events, session_limit, stalled, gone = await _load(url, oid, args.store)
+    finally:
+        progress.close()
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output, json_text
 
