@@ -235,7 +235,12 @@ def test_input_holding_nul_bytes_is_refused_as_not_text(
             "add openai: models to it, or name one of its providers\n",
         ),
         ("sim,openai", "--provider: 'sim' cannot be combined with other providers"),
-        (",", "--provider: give a provider"),
+        # (it said "one or more of the catalog's (openai,anthropic)", of a file that has neither)
+        (
+            ",",
+            "--provider: give a provider: sim, or one or more of the catalog's, comma-separated (`orchestratex"
+            " models` lists them)\n",
+        ),
     ],
 )
 def test_provider_is_checked_against_a_catalog_file(

@@ -28,7 +28,10 @@ def parse_providers(text: str) -> list[str]:
     """`--provider`'s value: one name, or a comma-separated list of them."""
     names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if not names:
-        raise argparse.ArgumentTypeError("give a provider: sim, or one or more of the catalog's (openai,anthropic)")
+        # (not "of the catalog's (openai,anthropic)": a catalog file may have neither, and the shipped one has gemini)
+        raise argparse.ArgumentTypeError(
+            "give a provider: sim, or one or more of the catalog's, comma-separated (`orchestratex models` lists them)"
+        )
     alone = [n for n in names if n in _ALONE]
     if alone and len(names) > 1:
         raise argparse.ArgumentTypeError(
