@@ -175,3 +175,42 @@ async def test_a_price_raised_between_two_runs_of_one_prompt_is_reserved_by_the_
     second = await orch.run("What is 3 + 4?", max_iterations=1, cost_limit=0.01)
     assert second.status == "failed" and second.orchestration.stop_reason == "budget"
     assert "with judging" in (second.orchestration.error or "") and second.total_cost == 0
+
+
+class Learning(FunctionProvider):
+    """A provider that learns a model's least output cap as it runs (OpenAI's adapter does, from a refusal)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.least: dict[str, int] = {}
+
+    def min_output_tokens(self, model: ModelProfile) -> int:
+        return self.least.get(model.name, 1)
+
+
+def test_what_a_provider_learns_or_is_given_between_runs_is_priced_by_the_next_run() -> None:
+    rec = Recorder()
+    cheap = model("cheap", 0.001)
+    orch = orchestrator(rec, model("author", 0.002), cheap, model("dear", 0.01))
+    provider = Learning(rec.answer)
+    orch.providers = [provider]
+
+    def reserve() -> float | None:
+        planner = planner_of(orch)
+        planner.decision()
+        got = planner.reserve_for(AUTHOR, 300)
+        assert got == fresh_reserve(planner, 300)
+        return got
+
+    before = reserve()
+    assert reserve() == before  # shared
+    provider.least["function:cheap"] = 900  # learnt from a refusal: every request to it asks at least 900 tokens
+    assert (reserve() or 0.0) > (before or 0.0)
+    provider.least.clear()
+    assert reserve() == before
+    provider.count_tokens = lambda request: 40 * sum(len(m.content) for m in request.messages)  # a tokenizer given
+    counted = reserve()
+    assert (counted or 0.0) > (before or 0.0)
+    assert reserve() == counted
+    provider.count_tokens = None
+    assert reserve() == before

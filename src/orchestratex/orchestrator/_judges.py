@@ -492,8 +492,10 @@ class SharedPrices:
     candidates reads their prices instead of computing them again (about a tenth of the CPU time a run spends before its
     first call). Shared only with the default evaluator (its requests hold the answer once, verbatim; its panel size),
     while every circuit is closed and no judge failed in the run; a run of a conversation, or of a prompt longer than
-    `_SHARED_TEXT`, shares the judges' terms only. A change to anything the prices depend on starts new tables; a run
-    that priced with the old ones goes on with them until its next decision, as it did with its own."""
+    `_SHARED_TEXT`, or with a provider that counts tokens its own way (a tokenizer, the simulator), shares the judges'
+    terms only. What the providers say of the judges (their least output cap, whether they count bytes) is asked at
+    each decision. A change to anything the prices depend on starts new tables; a run that priced with the old ones
+    goes on with them until its next decision, as it did with its own."""
 
     __slots__ = ("_prompts", "_state", "terms")
 
@@ -510,6 +512,11 @@ class SharedPrices:
             return None
         o = run.o
         catalog, lengths, surcharges, pinned = o.catalog, o.output_lengths, o._surcharges, evaluator.pinned
+        pool, providers = o._judge_pool(run.judges), o._providers
+        # what the judges' providers say, read at each decision: a provider may learn a model's least cap (OpenAI's,
+        # from a refusal), and a `FunctionProvider` be given a tokenizer (`count_tokens`) between runs
+        floors = tuple(least_output_tokens(providers[m.provider], m) for m in pool if m.provider in providers)
+        counts = tuple(p._counts_bytes() for p in providers.values())
         state = (
             catalog,
             catalog.version,
@@ -523,14 +530,20 @@ class SharedPrices:
             evaluator.rubric,
             None if pinned is None else tuple(pinned),
             o.judge_max_output_tokens,
-            o._judge_pool(run.judges),
-            tuple(o._providers.values()),
+            pool,
+            tuple(providers.values()),
+            floors,
+            counts,
         )
         if state != self._state:  # (new tables: a run still pricing with the old ones writes only to those)
             self._state, self.terms, self._prompts = state, {}, {}
         doc = run.doc
         context = doc.context
-        if doc.messages or len(doc.prompt) + (len(context) if context else 0) > _SHARED_TEXT:
+        if (
+            doc.messages
+            or len(doc.prompt) + (len(context) if context else 0) > _SHARED_TEXT
+            or not all(counts)  # (a provider with a count of its own: its judges' bounds are counted for each run)
+        ):
             return self.terms, {}, {}
         key = (doc.prompt, context, doc.domain)
         tables = self._prompts.get(key)
