@@ -285,6 +285,21 @@ def _check_tools_given(request: ChatRequest) -> None:
             raise OpenAIError(400, message, param=param, code="invalid_value")
 
 
+def _one_output_cap(request: ChatRequest) -> None:
+    """400 for `max_tokens` and `max_completion_tokens` of different values: OpenAI refuses the two together, and
+    taking one of them silently capped the answers at a limit the caller may not have meant. The same value under both
+    names (a client written for old and new servers alike) is taken."""
+    tokens, completion = request.max_tokens, request.max_completion_tokens
+    if tokens is not None and completion is not None and tokens != completion:
+        raise OpenAIError(
+            400,
+            f"max_tokens ({tokens}) and max_completion_tokens ({completion}) disagree: send one of them"
+            " (max_completion_tokens, OpenAI's current name for it)",
+            param="max_tokens",
+            code="invalid_value",
+        )
+
+
 def _check_supported(request: ChatRequest) -> None:
     if request.n is not None and request.n != 1:
         raise _refuse("n", "n must be 1: an orchestration gives one answer (its best one)")
@@ -313,6 +328,7 @@ def _check_supported(request: ChatRequest) -> None:
             raise _refuse(param, why)
     if request.modalities and set(request.modalities) - {"text"}:
         raise _refuse("modalities", "only the text modality is supported")
+    _one_output_cap(request)
     stops = request.stop_sequences
     if len(stops) > 4 or any(not s for s in stops):
         raise OpenAIError(400, "stop: up to 4 non-empty sequences", param="stop", code="invalid_value")
