@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import Api
+from .conftest import Api, in_app_loop
 
 
 def test_create_thread_answers_201(api: Api) -> None:
@@ -66,14 +66,22 @@ def test_invalid_thread_bodies_answer_422(api: Api) -> None:
         assert r.json()["detail"].startswith(f"{field}:")
 
 
-@pytest.mark.parametrize("blank", ["   ", "\u200b", "\ufeff\u00ad \u2060"])
-def test_a_blank_prompt_is_refused_by_the_library_with_400(api: Api, blank: str) -> None:
-    # a prompt of invisible characters (a zero-width space pasted alone) was stored and its start paid for a call
+@pytest.mark.parametrize("blank", ["", "   ", "\u200b", "\ufeff\u00ad \u2060"])
+@pytest.mark.parametrize("route", ["thread", "start"])
+def test_a_blank_prompt_is_a_validation_error_of_its_field(api: Api, blank: str, route: str) -> None:
+    # a prompt of invisible characters (a zero-width space pasted alone) was stored and its start paid for a call;
+    # refused, one of spaces answered the library's 400 where "" answered 422: both are 422, naming the field
     sid = api.session()["_id"]
-    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": blank}, headers=api.alice)
-    assert r.status_code == 400
-    assert r.json()["detail"] == "the prompt is empty: give the text to orchestrate"
-    assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []
+    if route == "thread":
+        path, field, body = "/api/threads/", "original_prompt", {"session_id": sid, "original_prompt": blank}
+    else:
+        path, field, body = "/api/orchestration/start", "prompt", {"thread_id": api.thread(sid)["_id"], "prompt": blank}
+    r = api.client.post(path, json=body, headers=api.alice)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == f"{field}: the prompt is empty: give the text to orchestrate"
+    assert r.json()["errors"][0]["loc"] == ["body", field]
+    assert len(api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json()) == (route == "start")
+    assert in_app_loop(api.client).call(lambda: api.store.list_orchestrations(session_id=sid)) == []
 
 
 @pytest.mark.parametrize(

@@ -196,6 +196,18 @@ def _no_blank_context(value: object) -> object:
     return None if isinstance(value, str) and blank(value) else value
 
 
+def _not_blank(value: object) -> object:
+    """A prompt that shows nothing (`""`, white space, a zero-width space alone: `blank`) is refused as the field's
+    validation error (422, naming the field), as an empty one was: one of spaces was the library's 400, "" a 422."""
+    if isinstance(value, str) and blank(value):
+        raise PydanticCustomError("string_blank", "the prompt is empty: give the text to orchestrate")
+    return value
+
+
+Prompt = Annotated[str, Field(min_length=1), BeforeValidator(_not_blank)]
+"""A prompt of a request: text that shows something."""
+
+
 class ThreadCreate(_In):
     """`POST /api/threads/`."""
 
@@ -209,7 +221,7 @@ class ThreadCreate(_In):
     )
 
     session_id: str = _ID
-    original_prompt: str = Field(min_length=1)
+    original_prompt: Prompt
     domain: Domain = None
     """Detected from the prompt when omitted (any case: `CODING` is `coding`)."""
     context: Annotated[str | None, BeforeValidator(_no_blank_context)] = None
@@ -234,7 +246,7 @@ class OrchestrationStart(_In):
     )
 
     thread_id: str = _ID
-    prompt: str | None = Field(default=None, min_length=1)
+    prompt: Prompt | None = None
     """Defaults to the thread's `original_prompt`."""
     settings: Annotated[StartSettings, Settings] = Field(default_factory=StartSettings)
 
