@@ -215,3 +215,5 @@ def test_a_resume_pass_asks_the_store_once_per_run_whether_to_stop_it(
     asked, resumed, ended = asyncio.run(main())
     assert sorted(resumed) == sorted(oids) and ended[0] == "cancelled" and "cancelled" not in ended[1:], ended
     assert asked[oids[1]] == asked[oids[2]] == 1  # (each once, by the pass: before its first call)
+    # the one cancelled meanwhile was asked about again as it began, though the pass had just been told to end it
+    assert asked[oids[0]] == 1

@@ -153,7 +153,9 @@ class Runner:
 
     def _end(self, oid: str) -> None:
         """End a resumable orchestration `cancelled` (`Orchestrator.cancel` of a run no task drives: before any call),
-        counted among the runs of this process while it ends."""
+        counted among the runs of this process while it ends. The pass has just been told to end it: it does not ask
+        the store again as it begins (`Orchestrator._stop_asked`), as the runs resumed with it do not."""
+        self.orchestrator._stop_asked.add(oid)
         task = asyncio.ensure_future(self.orchestrator.cancel(oid))
         self._tasks[oid] = task
         task.add_done_callback(lambda t: self._ended(oid, t))
