@@ -71,10 +71,21 @@ def test_total_cost_is_exact_across_orchestrations(api: Api) -> None:
 def test_the_session_budget_is_never_exceeded(api: Api) -> None:
     sid = api.session(settings={"cost_limit": 0.001})["_id"]
     tid = api.thread(sid)["_id"]
-    finals = [api.wait(api.start(tid, settings={"evaluation_threshold": 10})["_id"]) for _ in range(3)]
+    finals, refused = [], []
+    for _ in range(3):  # (a start once what is left pays for no judged call answers 409: nothing is run)
+        r = api.client.post(
+            "/api/orchestration/start",
+            json={"thread_id": tid, "settings": {"evaluation_threshold": 10}},
+            headers=api.alice,
+        )
+        if r.status_code == 409:
+            refused.append(r.json()["detail"])
+            continue
+        assert r.status_code == 202, r.text
+        finals.append(api.wait(r.json()["_id"]))
     session = api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()
     assert session["total_cost"] <= 0.001
-    assert "budget" in {f["stop_reason"] for f in finals}
+    assert "budget" in {f["stop_reason"] for f in finals} or refused, (finals, refused)
 
 
 def test_no_orchestration_in_a_session_that_is_not_active(api: Api) -> None:
@@ -229,8 +240,8 @@ def test_a_start_whose_budget_pays_for_no_call_is_refused_409_not_run_to_fail(ap
         " answer worth asking for costs ($0.0"
     ), detail
     assert detail.endswith(
-        " tokens, its prompt and judging not counted), so no call of an orchestration would fit it; start it in a new"
-        " session"
+        " tokens and its judging, its prompt not counted), so no call of an orchestration would fit it; start it in a"
+        " new session"
     ), detail
     tid = api.thread(api.session(settings={"cost_limit": 1.0})["_id"])["_id"]
     r = api.client.post(
@@ -247,3 +258,26 @@ def test_a_start_whose_budget_pays_for_no_call_is_refused_409_not_run_to_fail(ap
     assert analytics["orchestrations"] == 0  # nothing was stored
     # a budget that pays for a call is the run's to decide (its prompt and judging may still not fit)
     assert api.start(tid, settings={"cost_limit": 0.01})["status"] == "pending"
+
+
+def test_a_start_whose_budget_pays_for_an_answer_but_not_its_judging_is_refused_409(api: Api) -> None:
+    # $0.0002 with the simulator pays for the cheapest model's shortest answer, not for the judging the run keeps for
+    # it (about $0.00037 together): answered 202, then its run failed `budget` without a call ("no model's worst-case
+    # cost (with judging) fits the $0.000200 left")
+    tid = api.thread(api.session(settings={"cost_limit": 1.0})["_id"])["_id"]
+    r = api.client.post(
+        "/api/orchestration/start", json={"thread_id": tid, "settings": {"cost_limit": 0.0002}}, headers=api.alice
+    )
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith(
+        "settings.cost_limit is $0.000200: less than any model's shortest answer worth asking for costs ($0.000"
+    ), detail
+    assert " tokens and its judging, its prompt not counted), so no call of this orchestration" in detail, detail
+    assert api.client.get("/api/analytics/user/alice", headers=api.alice).json()["orchestrations"] == 0
+    least = float(detail.split("costs ($", 1)[1].split(",", 1)[0])
+    assert 0.0002 < least < 0.001
+    # what the message names (and a little more, for the prompt it leaves out) pays for a judged call: the run makes it
+    final = api.wait(api.start(tid, settings={"cost_limit": round(least * 1.5, 6), "max_iterations": 1})["_id"])
+    assert final["iterations"] and final["iterations"][0]["evaluation"] is not None, final
+    assert final["total_cost"] <= round(least * 1.5, 6)

@@ -12,9 +12,12 @@ from fastapi import APIRouter, Request, Response
 from ..catalog import ModelCatalog
 from ..exceptions import Conflict, NotFound, OrchestrateXError
 from ..orchestrator import Orchestrator
+from ..orchestrator._judges import JudgePlanner
 from ..orchestrator._result import dollars
+from ..orchestrator._run_state import RunState
 from ..providers._base import least_output_tokens
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session, Thread
+from ..usage import add_costs
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import ServerState, state_of
 from ._auth import principal_of
@@ -158,15 +161,18 @@ def _too_little(orchestrator: Orchestrator, session: Session, doc: Orchestration
     smaller) pays for no call, or None. Such a start was answered 202, then its run failed `budget` without a call
     ("no model's worst-case cost (with judging) fits the $0.000010 left"). Each model's least call is the run's
     shortest answer worth asking for (`OutputLengths.cap`, the provider's floor) at the model's output price, its
-    prompt and its judging left out: a bound below what the run needs, so no start the run could serve is refused.
-    Without a limit, nothing is computed; with one, the first model whose least call fits ends the look."""
+    prompt left out, with the judging the run keeps for it (its own `JudgePlanner`, asked as the run will ask it: no
+    store round trip; priced only for a model whose answer fits, or for the refusal's message). A bound below what the
+    run needs, so no start the run could serve is refused. Without a limit, nothing is computed; with one, the first
+    model whose least call fits ends the look."""
     limit, own = session.settings.cost_limit, doc.settings.cost_limit
     left = None if limit is None else limit - session.total_cost
     if own is not None and (left is None or own < left):
         left = own
     if left is None:
         return None
-    least: tuple[float, str, int] | None = None
+    priced: list[tuple[str, int, float]] = []
+    planner: JudgePlanner | None = None
     try:
         for m in orchestrator._routable(doc.settings.preferred_models):
             limit_tokens = max(min(doc.settings.max_output_tokens, m.max_output_tokens), 1)
@@ -176,17 +182,22 @@ def _too_little(orchestrator: Orchestrator, session: Session, doc: Orchestration
             )
             cost = m.worst_case_cost(0, need)
             if cost <= left + 1e-12:
-                return None
-            if least is None or cost < least[0]:
-                least = (cost, m.name, need)
+                if planner is None:
+                    planner = _planner(orchestrator, session, doc)
+                reserve = planner.reserve_for(m.name, need) if planner.needed(1) else 0.0
+                if reserve is None or add_costs(cost, reserve) <= left + 1e-12:  # (None: no judge can read its
+                    return None  # answer; the run says so, or routes elsewhere)
+            priced.append((m.name, need, cost))
+        least = _least_judged(planner or _planner(orchestrator, session, doc), priced) if priced else None
     except OrchestrateXError:  # (an unpriced model, a provider's floor that is no number: the run says so)
         return None
-    if least is None:  # (no model to route to: the run says why)
+    if least is None:  # (no model to route to, or none whose answer a judge could read: the run says why)
         return None
-    cost, name, need = least
+    cost, name, need, judged = least
+    counted = " and its judging, its prompt not counted" if judged else ", its prompt and judging not counted"
     shown = (
         f"less than any model's shortest answer worth asking for costs ({dollars(math.ceil(cost * 1e6) / 1e6)},"
-        f" {name}'s {need} tokens, its prompt and judging not counted)"
+        f" {name}'s {need} tokens{counted})"
     )
     if left == own:
         return (
@@ -197,6 +208,32 @@ def _too_little(orchestrator: Orchestrator, session: Session, doc: Orchestration
         f"session {session.id} has {dollars(max(left, 0.0))} left of its cost_limit {dollars(limit or 0.0)}: {shown},"
         " so no call of an orchestration would fit it; start it in a new session"
     )
+
+
+def _least_judged(planner: JudgePlanner, priced: list[tuple[str, int, float]]) -> tuple[float, str, int, bool] | None:
+    """(cost, model, answer tokens, judging counted) of the least call of `priced` (model, answer tokens, answer cost),
+    its judging counted: what a refusal names (a user raising the limit to an answer's cost alone found the next
+    refusal). None when no judge can read any of their answers."""
+    judged = planner.needed(1)
+    least: tuple[float, str, int, bool] | None = None
+    for name, need, cost in priced:
+        reserve = planner.reserve_for(name, need) if judged else 0.0
+        if reserve is None:  # (its answer could not be judged: no call of it is made)
+            continue
+        total = add_costs(cost, reserve)
+        if least is None or total < least[0]:
+            least = (total, name, need, reserve > 0)
+    return least
+
+
+def _planner(orchestrator: Orchestrator, session: Session, doc: Orchestration) -> JudgePlanner:
+    """The judge planner of `doc`'s run as it will begin (its session's judges and judging, the orchestrator's
+    evaluator and circuit), to price the judging of its first answer as the run will."""
+    run = RunState(orchestrator, doc, (), session=session)  # (nothing of `doc` changed; its prices shared with its run)
+    run.judges = session.settings.judges or orchestrator.judges
+    run.judging = session.settings.judging or orchestrator.judging
+    run.planner.decision()
+    return run.planner
 
 
 @router.get("/status/{orchestration_id}", response_model=Orchestration, summary="Get Orchestration Status")

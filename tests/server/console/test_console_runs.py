@@ -16,10 +16,27 @@ from .test_console_browser import ENDED, log_in
 pytestmark = pytest.mark.slow
 
 
-FAILS_FOR_BUDGET = 0.0002
-"""A run's own cost_limit that pays for a simulated model's shortest answer, so the server starts the run, but not for
-that answer and its judging: the run fails `budget` before any call, having cost nothing. (A cost_limit of 0 is
-refused at the start, 409.)"""
+def fails_for_budget(console: Console) -> float:
+    """A run's own cost_limit that pays for a simulated model's shortest answer and its judging as the server counts
+    them at the start (the prompt left out), so the server starts the run, but not for the prompt sent with that
+    answer too: the run fails `budget` before any call, having cost nothing. Read from the start's refusal of a
+    smaller one, which names that least cost rounded up to a millionth of a dollar (a cost_limit that pays for no
+    judged answer, or of 0, is refused at the start, 409)."""
+    headers = {"Authorization": f"Bearer {console.key}"}
+    with httpx.Client(base_url=console.server.base_url, headers=headers, timeout=30) as client:
+        session = client.post("/api/sessions/", json={}).json()
+        thread = client.post("/api/threads/", json={"session_id": session["_id"], "original_prompt": "Explain entropy"})
+        budget = 1e-6  # (no answer fits it: the refusal names the least answer, whose judging the next one adds)
+        for _ in range(3):
+            start = {"thread_id": thread.json()["_id"], "settings": {"cost_limit": budget}}
+            refused = client.post("/api/orchestration/start", json=start)
+            assert refused.status_code == 409, refused.text
+            detail = refused.json()["detail"]
+            budget = float(detail.split("costs ($", 1)[1].split(",", 1)[0])
+            if " and its judging, its prompt not counted)" in detail:
+                client.patch(f"/api/sessions/{session['_id']}/status", json={"status": "completed"})
+                return budget
+    raise AssertionError(detail)
 
 
 def run_to_the_end(console: Console, session_id: str, prompt: str, **settings: Any) -> str:
@@ -85,7 +102,7 @@ def test_the_score_chart_of_runs_without_a_score_says_so(desktop: Watched, conso
     the score chart, next to a cost chart drawing those very runs."""
     from playwright.sync_api import expect
 
-    new_session_with_runs(console, "Explain entropy", cost_limit=FAILS_FOR_BUDGET)
+    new_session_with_runs(console, "Explain entropy", cost_limit=fails_for_budget(console))
     page = desktop.page
     log_in(page, console)
     page.locator(ENDED).wait_for()
@@ -203,7 +220,7 @@ def test_the_cost_chart_of_runs_that_cost_nothing_says_zero(desktop: Watched, co
     scale had a floor of 1e-9 that its labels wrote as the runs' cost."""
     from playwright.sync_api import expect
 
-    new_session_with_runs(console, "Explain entropy", cost_limit=FAILS_FOR_BUDGET)
+    new_session_with_runs(console, "Explain entropy", cost_limit=fails_for_budget(console))
     page = desktop.page
     log_in(page, console)
     expect(page.locator("#cost-chart svg rect.bar")).to_have_count(1)
