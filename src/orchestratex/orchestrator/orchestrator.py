@@ -7,7 +7,6 @@ import contextlib
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from functools import partial
@@ -49,6 +48,7 @@ from ._judges import Judging, SharedPrices
 from ._lifecycle import LeaseKeeper, ensure_ready, release_store, resolve_store
 from ._lookup import read_session
 from ._models import ModelPools, check_not_the_class, judge_names, providers_by_name, resolve_providers
+from ._owners import new_owner
 from ._plan import plan, store_new
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
@@ -464,7 +464,7 @@ class Orchestrator:
         workers forked from one parent (gunicorn's `--preload`, a `multiprocessing` pool) never drive or commit
         each other's runs; drawn anew in a child made by `os.fork()`."""
         if self._owner_forks != forks():
-            self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            self._owner = new_owner()
             self._owner_forks = forks()
         return self._owner
 

@@ -10,6 +10,7 @@ from typing import Any
 from ..exceptions import Conflict
 from ..orchestrator import Orchestrator
 from ..orchestrator._driving import NOT_CLAIMED
+from ..orchestrator._owners import free_leases_of_the_gone
 from ..orchestrator._resume import resumable_here
 from ..orchestrator._stream import DeltaSink
 from ..records import Orchestration, Thread
@@ -24,7 +25,8 @@ class Runner:
 
     Every `resume_every_s` seconds (and at start-up) it resumes the orchestrations the store lists
     as resumable: `pending` or `running` with no live lease, i.e. left by a process that died or
-    stopped.
+    stopped; on a SQLite file, also those whose lease a process of this machine held that has ended
+    (`free_leases_of_the_gone`), without waiting for the lease to expire.
     An orchestration holds its user's concurrency slot while the store has it `pending` or
     `running`, so nothing here has to give slots back.
     """
@@ -135,6 +137,7 @@ class Runner:
         store again for themselves as they begin (`Orchestrator._stop_asked`): one round trip for the pass, not one more
         per run."""
         launched = []
+        await free_leases_of_the_gone(self.orchestrator.store, self.orchestrator.owner)
         listed = await resumable_here(self.orchestrator, 100)
         retried = set(self._unclaimed)
         resumed = [oid for oid in dict.fromkeys([*retried, *listed]) if oid not in self._tasks]
