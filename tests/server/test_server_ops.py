@@ -487,8 +487,15 @@ def test_a_first_failed_run_adds_to_a_series_there_at_zero(make_api: Callable[..
     before = ended()
     assert before[("failed", "budget")] == before[("failed", "error")] == before[("completed", "threshold")] == 0
     assert before[("cancelled", "cancelled")] == 0 and set(before.values()) == {0}
-    sid = api.session()["_id"]
-    run = api.start(api.thread(sid)["_id"], settings={"cost_limit": 0.0002})  # (a simulated answer, not its judging)
+    tid = api.thread(api.session()["_id"])["_id"]
+    # a budget that pays for a simulated answer and its judging as the start counts them, not for the prompt sent too:
+    # the least the start's refusal names (rounded up to a millionth of a dollar)
+    refused = api.client.post(
+        "/api/orchestration/start", json={"thread_id": tid, "settings": {"cost_limit": 1e-6}}, headers=api.alice
+    )
+    assert refused.status_code == 409, refused.text
+    budget = float(refused.json()["detail"].split("costs ($", 1)[1].split(",", 1)[0])
+    run = api.start(tid, settings={"cost_limit": budget})
     doc = _wait_in_store(api, run["_id"])
     assert (doc["status"], doc["stop_reason"]) == ("failed", "budget")
     after = ended()
