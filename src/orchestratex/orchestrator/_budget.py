@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
+from .._frozen import frozen_errors
 from .._plain import is_real, is_whole, plain
 from ..catalog import ModelProfile
 from ..exceptions import MalformedResponse, UserError
@@ -119,6 +120,7 @@ def _parts_added(model: ModelProfile, usage: Usage) -> Usage:
     )
 
 
+@frozen_errors("orchestrator.output_cap")
 @dataclass(frozen=True, slots=True)
 class OutputCapPolicy:
     """How many output tokens each call may produce: the cap is sent to the provider as the call's

@@ -8,6 +8,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .._frozen import frozen_errors
 from .._plain import is_real, is_whole, plain
 from ..exceptions import UserError
 
@@ -19,6 +20,7 @@ def _seconds(value: object) -> bool:
     return is_real(value) and 0 <= value < math.inf  # type: ignore[operator]
 
 
+@frozen_errors("orchestrator.retry")
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How the orchestrator (the one retry owner) retries a failed call to the same model.
@@ -61,6 +63,7 @@ async def pause(policy: RetryPolicy, seconds: float) -> None:
         await waited
 
 
+@frozen_errors("orchestrator.circuit")
 @dataclass(frozen=True, slots=True)
 class CircuitPolicy:
     """When a failing model is kept out of routing.
