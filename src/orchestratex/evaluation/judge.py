@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from .._misspelt import refuse_misspelt
 from .._seal import made
 from ..catalog import ModelProfile, model_identity
 from ..exceptions import BudgetExceeded, ContentFiltered, EvaluationError, OrchestrateXError, UserError
@@ -57,6 +58,11 @@ def _calibration(name: str, value: Any) -> ScoreCalibration | None:
         f"{name} must be a ScoreCalibration (IsotonicCalibration.fit(scores, outcomes), LogisticCalibration.fit(...)) "
         f"or None; got {type(value).__name__} {value!r:.60}"
     )
+
+
+_CONSTRUCTOR_ONLY = {
+    "judges": "set `evaluator.pinned` (the judges `judges=` pins: a list of model names, or None to choose among all)"
+}
 
 
 def _pinned(judges: object) -> list[str] | None:
@@ -125,6 +131,16 @@ class LLMJudgeEvaluator(Evaluator):
         """The requests `build_request` made last, for one task and answer (the orchestrator builds each judge's
         request to check its window and price before the evaluation): `_judge` sends them rather than building
         them again, and builds the other judges' requests around the same user message."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A misspelt setting (`evaluator.panel_siz = 3`) is refused naming the one meant, and `judges` (the
+        constructor's name for `pinned`) says so: each made an attribute nothing read. `pinned` is checked as
+        `judges=` is. A subclass's own attributes are left alone."""
+        if name == "pinned":
+            value = _pinned(value)
+        elif name[0] != "_" and type(self) is LLMJudgeEvaluator:
+            refuse_misspelt(self, name, hints=_CONSTRUCTOR_ONLY)
+        object.__setattr__(self, name, value)
 
     @property
     def calibration(self) -> ScoreCalibration | None:

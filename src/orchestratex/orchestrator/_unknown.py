@@ -7,8 +7,7 @@ read: the next runs ran as before, without a word.
 
 from __future__ import annotations
 
-import difflib
-
+from .._misspelt import refuse_misspelt
 from ..exceptions import UserError
 
 __all__ = ["check_new_attribute"]
@@ -48,12 +47,4 @@ def check_new_attribute(orchestrator: object, name: str, *, typos: bool = True) 
         return
     if name in _RUN_ONLY:  # (`cost_limit = 0.05` in a notebook cell: the next runs had no budget, without a word)
         raise UserError(f"{kind} has no setting {name!r}: {_RUN_ONLY[name]}")
-    known = [n for n in (*vars(orchestrator), *_properties(type(orchestrator))) if not n.startswith("_")]
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
-    if close:
-        raise UserError(f"{kind} has no setting {name!r}: did you mean {close[0]!r}?")
-
-
-def _properties(cls: type) -> list[str]:
-    """The names of the settable properties of `cls` and its bases."""
-    return [n for c in cls.__mro__ for n, v in vars(c).items() if isinstance(v, property) and v.fset is not None]
+    refuse_misspelt(orchestrator, name)

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
+from .._misspelt import refuse_misspelt
 from .._plain import as_count
 from ..exceptions import UserError
 from ..usage import Usage
@@ -27,6 +28,9 @@ GenerateFunction: TypeAlias = Callable[
 ]
 """A sync or async callable taking a `GenerationRequest` and returning the answer text, a `Generation`,
 or the text in pieces (a generator or async generator of `str`, streamed by `generate_stream`)."""
+
+
+_MEANT = {"func": "did you mean 'fn'?", "function": "did you mean 'fn'?"}
 
 
 def _ceil_quarter(chars: int) -> int:
@@ -98,6 +102,8 @@ class FunctionProvider(Provider):
                 f"FunctionProvider count_tokens must be a plain function (GenerationRequest) -> int, called while the "
                 f"budget is reserved (never awaited): not {value!r}; count with a local tokenizer"
             )
+        if name[0] != "_" and type(self) is FunctionProvider:  # (`provider.count_token = f` was kept unread)
+            refuse_misspelt(self, name, hints=_MEANT)
         object.__setattr__(self, name, value)
 
     def generate(self, request: GenerationRequest) -> Coroutine[Any, Any, Generation]:

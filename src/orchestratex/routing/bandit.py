@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._misspelt import refuse_misspelt
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from ..stores import RoutingStat
 
 __all__ = ["BayesianRouter"]
+
+_CONSTRUCTOR_ONLY = {"seed": "it is read by the constructor only: make a new BayesianRouter(seed=...)"}
 
 _DEFAULT_OUTPUT_TOKENS = {"coding": 400, "writing": 450, "analysis": 400, "science": 300, "math": 300}
 
@@ -106,6 +109,13 @@ class BayesianRouter(EscalatingRouter):
         self.memory = FailureMemory()
         """What it learned of acceptances after each other model's rejection, per domain (stored under
         `<name>.cascade`)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A misspelt setting (`router.explor = False`) is refused naming the one meant: it made an attribute nothing
+        read, and the router went on as before without a word. A subclass's own attributes are left alone."""
+        if name[0] != "_" and type(self) is BayesianRouter:
+            refuse_misspelt(self, name, hints=_CONSTRUCTOR_ONLY)
+        object.__setattr__(self, name, value)
 
     # -- learning -----------------------------------------------------------------------------
     def _forget(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._misspelt import refuse_misspelt
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from ..stores import RoutingStat
 
 __all__ = ["ContextualRouter"]
+
+_CONSTRUCTOR_ONLY = {"seed": "it is read by the constructor only: make a new ContextualRouter(seed=...)"}
 
 _CHARS_PER_TOKEN = 4.0
 
@@ -120,6 +123,13 @@ class ContextualRouter(EscalatingRouter):
         self.cascade = cascade
         self.horizon = horizon
         self.memory = FailureMemory()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A misspelt setting (`router.explor = False`) is refused naming the one meant: it made an attribute nothing
+        read, and the router went on as before without a word. A subclass's own attributes are left alone."""
+        if name[0] != "_" and type(self) is ContextualRouter:
+            refuse_misspelt(self, name, hints=_CONSTRUCTOR_ONLY)
+        object.__setattr__(self, name, value)
 
     # -- learning -----------------------------------------------------------------------------
     def _forget(self) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from .._misspelt import refuse_misspelt
 from ..catalog import ModelProfile
 from ..domains import DOMAINS
 from ..exceptions import UserError
@@ -154,6 +155,14 @@ class FittedRouter(Router):
         self._retries: dict[tuple[str, str], tuple[int, int]] = {}  # (domain, model) -> (retries, accepted)
         self._warned_unknown = False  # warned that no candidate is one of the router's models
         self._offered: set[str] | None = None  # the candidates of the first decision, then those warned of as new
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A misspelt knob (`router.cost_wieght = 5` in a sweep) is refused naming the one meant: it made an attribute
+        nothing read, and every point of the sweep routed alike without a word. A subclass's own attributes are left
+        alone."""
+        if name[0] != "_" and type(self) is FittedRouter:
+            refuse_misspelt(self, name)
+        object.__setattr__(self, name, value)
 
     # -- fitting ------------------------------------------------------------------------------
     @property

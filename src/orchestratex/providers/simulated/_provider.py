@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import json
 import math
 import os
@@ -11,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Self
 
+from ..._misspelt import refuse_misspelt
 from ..._plain import is_real, is_whole
 from ...catalog import ModelProfile
 from ...domains import check_domain
@@ -132,9 +132,8 @@ class SimulatedProvider(Provider):
         elif name == "faults" and value is not None and not isinstance(value, Faults):
             raise ConfigurationError(f"SimulatedProvider faults must be a Faults instance, got {value!r}")
         elif not name.startswith("_") and name not in _SETTINGS and type(self) is SimulatedProvider:
-            close = difflib.get_close_matches(name, _SETTINGS, n=1, cutoff=0.8)
-            if close:  # (`sim.latency_scal = 0` made an attribute nothing read: the tests went on sleeping)
-                raise ConfigurationError(f"SimulatedProvider has no setting {name!r}: did you mean {close[0]!r}?")
+            # (`sim.latency_scal = 0` made an attribute nothing read: the tests went on sleeping)
+            refuse_misspelt(self, name, known=_SETTINGS, error=ConfigurationError)
         object.__setattr__(self, name, value)
 
     # -- construction from the environment ----------------------------------------------------
