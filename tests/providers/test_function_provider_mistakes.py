@@ -38,15 +38,25 @@ async def test_a_list_of_pieces_still_works() -> None:
     assert generation.text == "one two"
 
 
-def test_a_run_whose_judge_returns_a_dict_fails_naming_the_fix() -> None:
+@pytest.mark.parametrize("wrong", ["verdict", "answer"])
+async def test_a_run_whose_function_returns_the_wrong_type_raises_naming_the_fix(wrong: str) -> None:
+    # a bug of the test double fails the test loudly, as docs/testing.md says: a judge's dict was a failed verdict
+    # ("no judge produced a verdict", then the run failed), an answer's None a failed run, neither raised
     def answer(r: GenerationRequest) -> Any:
-        return VERDICT if r.purpose == "judge" else "An answer."
+        if r.purpose == "judge":
+            return VERDICT if wrong == "verdict" else json.dumps(VERDICT)
+        return None if wrong == "answer" else "An answer."
 
     catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
-    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog).run_sync("Hi", max_iterations=1)
-    assert result.status == "failed"
-    assert "json.dumps" in (result.orchestration.error or "")
-    assert "scorefeedback" not in (result.orchestration.error or "")
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog)
+    fix = r"json\.dumps\(\.\.\.\) a judge's verdict" if wrong == "verdict" else r"returned NoneType; return a str"
+    with pytest.raises(UserError, match=fix):
+        await orchestrator.run("Hi", max_iterations=1)
+    (stored,) = await orchestrator.store.list_orchestrations()
+    assert stored.status == "failed"
+    assert "scorefeedback" not in (stored.error or "")
+    assert ("json.dumps" if wrong == "verdict" else "NoneType") in (stored.error or "")
+    await orchestrator.aclose()
 
 
 @pytest.mark.parametrize("counted", ["12", 3.7, -5, True, None], ids=["str", "float", "negative", "bool", "none"])
@@ -66,15 +76,18 @@ def test_count_tokens_takes_any_integer() -> None:
     assert provider.count_input_tokens(request()) == 7
 
 
-def test_a_run_with_a_bad_count_tokens_fails_naming_it() -> None:
+async def test_a_run_with_a_bad_count_tokens_raises_naming_it() -> None:
     catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
     provider = FunctionProvider(
         lambda r: json.dumps(VERDICT) if r.purpose == "judge" else "ok",
         count_tokens=lambda r: -5,
     )
-    result = Orchestrator(providers=[provider], catalog=catalog).run_sync("Hi", max_iterations=1)
-    assert result.status == "failed" and result.total_cost == 0.0  # nothing was reserved against -5 tokens
-    assert "count_tokens of FunctionProvider 'function' returned -5" in (result.orchestration.error or "")
+    orchestrator = Orchestrator(providers=[provider], catalog=catalog)
+    with pytest.raises(UserError, match="count_tokens of FunctionProvider 'function' returned -5"):
+        await orchestrator.run("Hi", max_iterations=1)
+    (stored,) = await orchestrator.store.list_orchestrations()
+    assert stored.status == "failed" and stored.total_cost == 0.0  # nothing was reserved against -5 tokens
+    await orchestrator.aclose()
 
 
 async def test_a_function_provider_without_a_catalog_of_its_models_says_how_to_give_one() -> None:

@@ -13,7 +13,7 @@ from .._seal import made
 from ..catalog import ModelProfile, model_identity
 from ..exceptions import BudgetExceeded, ContentFiltered, EvaluationError, OrchestrateXError, UserError
 from ..providers import Generation, GenerationRequest, Message
-from ..providers._base import RequestsBlocked
+from ..providers._base import TestSetupError
 from ..records import Evaluation, JudgeVerdict
 from ..routing._knobs import Knob, number, optional, whole
 from ..usage import add_costs
@@ -289,7 +289,7 @@ class LLMJudgeEvaluator(Evaluator):
     async def _judge(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> JudgeVerdict:
         try:
             generation: Generation = await task.call(judge, self._request_for(task, judge, answer))
-        except RequestsBlocked:  # (no verdict of the judge's: a test that forgot its test double, which `run` raises)
+        except TestSetupError:  # (no verdict of the judge's: a test that forgot its test double, which `run` raises)
             raise
         except OrchestrateXError as exc:
             failed = f"{type(exc).__name__}: {exc.message}"

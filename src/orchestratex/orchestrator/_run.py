@@ -35,7 +35,7 @@ from ..exceptions import (
     UserError,
 )
 from ..providers import Generation, GenerationRequest
-from ..providers._base import RequestsBlocked, counted_input_tokens, estimate_message_tokens, least_output_tokens
+from ..providers._base import TestSetupError, counted_input_tokens, estimate_message_tokens, least_output_tokens
 from ..records import Evaluation, Iteration, JudgeVerdict, Session, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
@@ -108,7 +108,9 @@ class Run(Committing):
                     raise
                 except OrchestrateXError as exc:
                     await self._finish("error", f"{type(exc).__name__}: {exc.message}")
-                    if isinstance(exc, RequestsBlocked):  # a test that forgot its test double fails loudly
+                    if isinstance(
+                        exc, TestSetupError
+                    ):  # a test that forgot its test double (or misused it) fails loudly
                         raise
                 except BaseException as exc:  # a bug of one's own evaluator or router; an event handler's sys.exit()
                     await self._ended_by(exc)

@@ -18,11 +18,13 @@ from ..usage import Usage
 from ._support import env_value
 
 __all__ = [
+    "FunctionMisused",
     "Generation",
     "GenerationRequest",
     "Message",
     "Provider",
     "RequestsBlocked",
+    "TestSetupError",
     "TextSink",
     "check_allow_model_requests",
     "checked_generation",
@@ -33,10 +35,22 @@ __all__ = [
 ]
 
 
-class RequestsBlocked(UserError):
-    """A real model request refused by `ALLOW_MODEL_REQUESTS = False`: not a failure of the model, which a run would
-    fall back from or record as a failed verdict, but a test that forgot its test double, which `run()` raises (after
-    storing the run failed) so that the test fails loudly, as docs/testing.md says."""
+class TestSetupError(UserError):
+    """A mistake of a test's own setup met as a run calls a model: not a failure of the model, which a run would fall
+    back from or record as a failed verdict, but one that `run()` raises (after storing the run failed) so that the
+    test fails loudly, as docs/testing.md says."""
+
+    __test__ = False  # (not a test class for pytest, where a test module imports it)
+
+
+class RequestsBlocked(TestSetupError):
+    """A real model request refused by `ALLOW_MODEL_REQUESTS = False`: a test that forgot its test double."""
+
+
+class FunctionMisused(TestSetupError):
+    """A `FunctionProvider` whose function returned what no model answers (a `dict`, `None`, …), or whose
+    `count_tokens` returned no count: a bug of the test double, which a run fell back from (or, for a judge, recorded
+    as a failed verdict) as from a model's failure, so that the test passed or failed for another reason."""
 
 
 def check_allow_model_requests() -> None:

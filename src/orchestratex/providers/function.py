@@ -17,7 +17,7 @@ from .._misspelt import refuse_misspelt
 from .._plain import as_count
 from ..exceptions import UserError
 from ..usage import Usage
-from ._base import Generation, GenerationRequest, Provider, TextSink, estimate_input_tokens
+from ._base import FunctionMisused, Generation, GenerationRequest, Provider, TextSink, estimate_input_tokens
 
 __all__ = ["FunctionProvider", "GenerateFunction"]
 
@@ -187,10 +187,10 @@ class FunctionProvider(Provider):
             await on_text(piece)
         return fits
 
-    def _bad(self, result: object, verb: str = "returned") -> UserError:
+    def _bad(self, result: object, verb: str = "returned") -> FunctionMisused:
         # a dict was iterated as pieces: its keys ("score", "feedback") became the answer
         hint = " (json.dumps(...) a judge's verdict)" if isinstance(result, Mapping) else ""
-        return UserError(
+        return FunctionMisused(
             f"the function of FunctionProvider {self.name!r} {verb} {type(result).__name__}; "
             f"return a str{hint}, an orchestratex.providers.Generation, or a generator of str"
         )
@@ -204,7 +204,7 @@ class FunctionProvider(Provider):
             counted.close()
         tokens = as_count(counted)  # (an int, numpy's too; not a float, a str or a bool, which `int()` would take)
         if tokens is None:
-            raise UserError(
+            raise FunctionMisused(
                 f"count_tokens of FunctionProvider {self.name!r} returned {counted!r}; "
                 "return the request's input tokens as an int >= 0"
             )
