@@ -375,13 +375,18 @@ def check_handlers(on_event: object, what: str = "on_event") -> None:
         return
     handlers = [on_event] if callable(on_event) else on_event
     if isinstance(handlers, Collection) and not isinstance(handlers, str | bytes):
-        bad = [h for h in handlers if not callable(h) or _generator_function(h)]
+        bad = [h for h in handlers if not callable(h) or _generator_function(h) or not _takes_an_event(h)]
         if not bad:
             return
         on_event = bad[0]
         if callable(on_event):
             inner = on_event.func if isinstance(on_event, functools.partial) else on_event
             name = getattr(inner, "__qualname__", None) or type(inner).__name__
+            if not _takes_an_event(on_event):  # (it failed on every event of every run, only logged)
+                raise UserError(
+                    f"{what}: {name}{_shown_signature(on_event)} cannot take an event: a handler is called with one "
+                    "argument, the event (def handler(event): ..., or lambda event: ...)"
+                )
             raise UserError(
                 f"{what}: {name} is a generator function: called with each event, it would only make a generator, "
                 "and its body would never run. Drop its `yield` (a handler is called, and awaited if async), or "
@@ -395,6 +400,40 @@ def check_handlers(on_event: object, what: str = "on_event") -> None:
         )
         + f", not {type(on_event).__name__} {on_event!r}"
     )
+
+
+def _takes_an_event(fn: object) -> bool:
+    """Whether `fn` can be called with one positional argument, the event. A plain function or method is read from its
+    code (a few attributes: a run's `on_event=` is checked at each run); a `functools.partial` or an object with a
+    `__call__` from its signature; a builtin, whose signature may not be known, is taken as it is."""
+    bound = inspect.ismethod(fn)
+    function = getattr(fn, "__func__", None) if bound else fn
+    if inspect.isfunction(function):
+        code = function.__code__
+        positional = code.co_argcount - bound  # (a bound method's first argument is given)
+        required = positional - len(function.__defaults__ or ())
+        kw_only = code.co_kwonlyargcount - len(function.__kwdefaults__ or {})
+        return kw_only == 0 and required <= 1 and (positional >= 1 or bool(code.co_flags & inspect.CO_VARARGS))
+    if inspect.isbuiltin(fn) or isinstance(fn, type):
+        return True
+    try:
+        inspect.signature(fn).bind(None)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    except ValueError:  # (no signature to be read)
+        return True
+    return True
+
+
+def _shown_signature(fn: object) -> str:
+    """`fn`'s parameters (`(a, b)`, without their annotations), or nothing when they cannot be read."""
+    try:
+        signature = inspect.signature(fn)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    empty = inspect.Parameter.empty
+    plain = [p.replace(annotation=empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=plain, return_annotation=empty))
 
 
 def _generator_function(fn: object) -> bool:
