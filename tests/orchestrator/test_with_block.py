@@ -110,3 +110,19 @@ def test_a_with_block_in_a_jupyter_kernel(tmp_path: Path, monkeypatch: pytest.Mo
     text = "".join(o.get("text", "") for o in outputs)
     assert not [o for o in outputs if o["output_type"] == "error"], outputs
     assert text.split() == "before: 0 run: completed after: 1 again: completed".split(), text
+
+
+async def test_a_store_made_from_a_url_read_while_not_open_says_who_opens_it(tmp_path: Path) -> None:
+    # it said "`await store.open()` or use `async with store:` first", of a store the user never made: the
+    # orchestrator's, which a later run (or a with block) opens, as the message now says
+    orch = Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}")
+    said = r"is not open: the Orchestrator that made it from its URL opens it \(at its next run, or as `with orchestr"
+    with pytest.raises(StoreError, match=said):
+        await orch.store.list_sessions("local")
+    async with orch:
+        assert await orch.store.list_sessions("local") == []
+    with pytest.raises(StoreError, match=r"and closes it \(close\(\), aclose\(\)\); read it within such a block"):
+        await orch.store.list_sessions("local")
+    store = SQLiteStore(tmp_path / "mine.db")  # (one of the user's own: they open it)
+    with pytest.raises(StoreError, match=r"is not open: `await store.open\(\)` or use `async with store:` first"):
+        await store.list_sessions("local")

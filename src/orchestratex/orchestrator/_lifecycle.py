@@ -51,6 +51,8 @@ def resolve_store(store: Store | str | None) -> tuple[Store, bool]:
     if store is not None and not isinstance(store, str):
         return store, _holders(store) is not None
     made = store_from_url(store) if store is not None else MemoryStore()
+    with contextlib.suppress(AttributeError):  # (a third-party store with slots keeps its own message)
+        made._made_by_orchestrator = True  # (its "not open" error says the orchestrator opens it)
     _HOLDERS[made] = weakref.WeakSet()
     return made, True
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NamedTuple, Self, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..events import Event
+from ..exceptions import StoreError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 
 __all__ = [
@@ -231,6 +232,9 @@ class Store(ABC):
 
     _composed: ClassVar[frozenset[str]] = frozenset()
     """The `fused` methods this class runs as `Store`'s default: it overrides one of their primitives."""
+    _made_by_orchestrator = False
+    """Whether an orchestrator made it (from a URL, or by default): then it opens and closes it, which `_not_open`
+    says."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -254,6 +258,17 @@ class Store(ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
+
+    def _not_open(self) -> StoreError:
+        """The error of a store used while it is not open, saying who opens it: its orchestrator, for a store made from
+        a URL (read before its first run, or after `close()`: "`await store.open()`" named no store of the user's)."""
+        if self._made_by_orchestrator:
+            return StoreError(
+                f"{self!r} is not open: the Orchestrator that made it from its URL opens it (at its next run, or as"
+                " `with orchestrator:` or `async with orchestrator:` begins) and closes it (close(), aclose()); read it"
+                " within such a block, or after a run and before close()"
+            )
+        return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()

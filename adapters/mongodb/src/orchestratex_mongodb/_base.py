@@ -10,7 +10,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from orchestratex.exceptions import Conflict, StoreError
+from orchestratex.exceptions import Conflict
 from orchestratex.stores import Store
 
 from ._codec import doc_id
@@ -83,7 +83,7 @@ class MongoBase(Store):
     @property
     def _c(self) -> Collections:
         if self._cols is None:
-            raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+            raise self._not_open()
         return self._cols
 
     # -- small helpers ------------------------------------------------------------------------

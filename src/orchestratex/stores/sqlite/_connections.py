@@ -373,7 +373,7 @@ class SQLiteConnections(Store):
             lock.release()
 
     def _closed(self) -> StoreError:
-        return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+        return self._not_open()
 
     def _forked(self) -> UserError:
         return UserError(
