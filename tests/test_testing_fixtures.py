@@ -210,3 +210,43 @@ def test_the_anthropic_sdk_s_own_variables_on_the_machine_do_not_reach_the_tests
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+ACME_ADAPTER = """
+from orchestratex.providers import Generation, GenerationRequest, Provider
+
+
+class AcmeProvider(Provider):
+    name = "acme"
+    env_vars = ("ACME_API_KEY",)
+
+    @classmethod
+    def from_env(cls, env=None):
+        return cls()
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        raise NotImplementedError
+"""
+
+
+def test_a_third_party_adapter_s_key_on_the_machine_does_not_reach_the_tests(tmp_path: Path) -> None:
+    # only the built-in providers' variables were hidden: with a third-party adapter installed (an entry point of
+    # `orchestratex.providers`) and its key set, `Orchestrator()` in a test used that adapter, not the simulator
+    (tmp_path / "acme_adapter.py").write_text(ACME_ADAPTER, encoding="utf-8")
+    info = tmp_path / "acme_adapter-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-adapter\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(
+        "[orchestratex.providers]\nacme = acme_adapter:AcmeProvider\n", encoding="utf-8"
+    )
+    suite = SUITE + (
+        "\n\ndef test_the_adapter_s_models_are_simulated() -> None:\n"
+        "    from orchestratex import ModelCatalog, ModelProfile\n"
+        "    from orchestratex.providers._registry import provider_names\n\n"
+        "    assert 'acme' in provider_names() and 'ACME_API_KEY' not in os.environ\n"
+        "    catalog = ModelCatalog([ModelProfile(name='acme:m1', cost_per_1k_tokens=0.001)])\n"
+        "    assert Orchestrator(catalog=catalog).simulated\n"
+    )
+    done = _suite_run(tmp_path, suite, {"ACME_API_KEY": "acme-key"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

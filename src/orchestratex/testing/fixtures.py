@@ -16,11 +16,14 @@ itself allows requests again: the fixture blocks them again after it); register 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import pytest
 
 import orchestratex.providers
+from orchestratex.exceptions import ProviderNotConfigured
+from orchestratex.providers._registry import KNOWN_ENV_VARS, load_provider_class, provider_names
 
 __all__ = ["PROVIDER_VARIABLES", "block_model_requests", "hide_provider_variables"]
 
@@ -73,6 +76,23 @@ def hide_provider_variables(request: pytest.FixtureRequest, monkeypatch: pytest.
     for itself only (the tests after it are blocked again)."""
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", orchestratex.providers.ALLOW_MODEL_REQUESTS)
     if request.node.get_closest_marker("live") is None:
-        for var in PROVIDER_VARIABLES:
+        for var in (*PROVIDER_VARIABLES, *_adapter_variables()):
             monkeypatch.delenv(var, raising=False)
     yield
+
+
+@functools.cache
+def _adapter_variables() -> tuple[str, ...]:
+    """The `env_vars` of the installed third-party adapters (the `orchestratex.providers` entry points that are not
+    ours): with one's key set on the machine, `Orchestrator()` in a test used that adapter, not the simulator. Each is
+    loaded once in a test session (its vendor SDK imported); one that cannot be loaded has no variables to hide."""
+    found: list[str] = []
+    for name in provider_names():
+        if name in KNOWN_ENV_VARS:
+            continue
+        try:
+            cls = load_provider_class(name)
+        except ProviderNotConfigured:
+            continue
+        found.extend(var for var in cls.env_vars if isinstance(var, str) and var not in PROVIDER_VARIABLES)
+    return tuple(found)
