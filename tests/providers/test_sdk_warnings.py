@@ -69,6 +69,30 @@ def test_other_warnings_are_let_through() -> None:
     assert [(w.category, str(w.message)) for w in seen] == [(DeprecationWarning, "something else")]
 
 
+async def test_the_sdk_s_harmless_warnings_are_left_out_where_warnings_are_errors() -> None:
+    """google-genai defines a subclass of aiohttp's session as it opens one in a call, which aiohttp 3.12 and later warn
+    of: a `DeprecationWarning` of the SDK's own making that failed the call where warnings are errors."""
+    said = "Inheritance class Session from ClientSession is discouraged"
+    wrapped = SDKWarnings(
+        logging.getLogger("test"), "test", UserWarning, EXPECTED, harmless=[(DeprecationWarning, said, r"sdk\.")]
+    )
+
+    def warn_from(module: str) -> None:
+        warnings.warn_explicit(said, DeprecationWarning, f"{module}.py", 1, module)
+
+    async def opening_a_session() -> str:
+        await asyncio.sleep(0)
+        warn_from("sdk._client")
+        return "answered"
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("error")
+        assert await wrapped.call(opening_a_session()) == "answered"
+        with pytest.raises(DeprecationWarning), wrapped.logged():  # (another module's is not the SDK's)
+            warn_from("app")
+    assert seen == []
+
+
 def test_steps_in_two_threads_leave_the_warning_machinery_as_it_was() -> None:
     """Two `catch_warnings` interleaved in two threads (event loops in two threads: `run_sync` of two orchestrators)
     restore each other's state: the first to end put back the original, the second the first one's, leaving the

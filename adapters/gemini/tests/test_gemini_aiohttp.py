@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -32,9 +33,6 @@ from .test_gemini_streaming import chunk, sse
 pytest.importorskip("aiohttp")
 MIDDLEWARES = not aiohttp_without_middlewares()
 """Whether the installed aiohttp takes client middlewares (3.12 and later)."""
-pytestmark = pytest.mark.filterwarnings(  # (google-genai's own session class, as aiohttp 3.12+ warns of it)
-    "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +223,23 @@ async def test_a_long_answer_through_aiohttp_is_waited_for_once_connected() -> N
         finally:
             await provider.aclose()
     assert generation.text == "Hello"
+
+
+async def test_a_run_through_aiohttp_answers_where_warnings_are_errors(servers: tuple[_Server, _Server]) -> None:
+    """google-genai defines a subclass of aiohttp's session as it opens one, which aiohttp 3.12 and later warn of
+    ("Inheritance class AiohttpClientSession from ClientSession is discouraged"): under `python -W error` (or pytest's
+    `filterwarnings = ["error"]`) that `DeprecationWarning` came out of `Orchestrator.run` itself, the run failed."""
+    gateway, _ = servers
+    gemini = ModelProfile(name="gemini:gemini-x", input_cost_per_1k=0.001, output_cost_per_1k=0.004, quality=9)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+    provider = GeminiProvider(api_key=KEY, base_url=gateway.url)
+    assert provider._client._api_client._use_aiohttp()  # (what this file is about)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with Orchestrator(
+            providers=[provider, FunctionProvider(lambda req: json.dumps({"score": 9, "feedback": "ok"}))],
+            catalog=ModelCatalog([gemini, judge]),
+            judges=[judge.name],
+        ) as orchestrator:
+            result = await orchestrator.run("The capital of France?", preferred_models=[gemini.name], max_iterations=1)
+    assert (result.status, result.final_model) == ("completed", gemini.name), result.error

@@ -22,9 +22,6 @@ from .test_gemini_provider import request
 
 pytestmark = [
     pytest.mark.skipif(sys.platform != "linux", reason="a full accept queue drops SYNs on Linux"),
-    pytest.mark.filterwarnings(  # (google-genai's own session class, with aiohttp 3.12+ installed)
-        "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
-    ),
 ]
 
 

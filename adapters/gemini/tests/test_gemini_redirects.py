@@ -39,9 +39,6 @@ def aiohttp_without_middlewares() -> bool:
 
 
 pytestmark = [
-    pytest.mark.filterwarnings(  # (google-genai's own session class, with aiohttp 3.12+ installed)
-        "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
-    ),
     pytest.mark.skipif(  # (google-genai sends through it, which then follows no redirect: test_gemini_aiohttp.py)
         aiohttp_without_middlewares(), reason="aiohttp before 3.12 is installed"
     ),

@@ -6,7 +6,8 @@ newer than the installed SDK (a new finish reason, block reason or harm category
 Raised where warnings are errors (`python -W error`, pytest's `filterwarnings = ["error"]`), such a warning failed the
 run with an exception no adapter maps; elsewhere it was printed on stderr across `orchestratex run`'s output, or
 pointed at OrchestrateX's own frames. An adapter names the warnings it expects (`SDKWarnings`), which are then logged
-once each, as warnings of its logger, while the call goes on; any other warning is let through as it came.
+once each, as warnings of its logger, while the call goes on, and those of the SDK's own making that say nothing of the
+call (`harmless`), which are left out; any other warning is let through as it came.
 
 `catch_warnings` swaps the process's warning filters: held across a wait, it would swap them under every other task
 then running. So a call is run step by step, each step (from one wait to the next) under its own `catch_warnings`, and
@@ -21,7 +22,7 @@ import re
 import threading
 import types
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -37,7 +38,13 @@ class SDKWarnings:
     """The warnings of one provider's SDK calls that are `said` (message patterns of `category`), logged once each."""
 
     def __init__(
-        self, logger: logging.Logger, provider: str, category: type[Warning], *said: str, hint: str = ""
+        self,
+        logger: logging.Logger,
+        provider: str,
+        category: type[Warning],
+        *said: str,
+        hint: str = "",
+        harmless: Sequence[tuple[type[Warning], str, str]] = (),
     ) -> None:
         self._logger = logger
         self._hint = f" ({hint})" if hint else ""
@@ -45,6 +52,9 @@ class SDKWarnings:
         self._category = category
         self._said = [re.compile(pattern) for pattern in said]
         self._told: set[str] = set()
+        self._harmless = tuple(harmless)
+        """The SDK's own warnings left out, each its category and the patterns of its message and of the module it is
+        raised from (as `warnings.filterwarnings` takes them)."""
 
     @contextmanager
     def logged(self) -> Iterator[None]:
@@ -53,6 +63,8 @@ class SDKWarnings:
         with _ONE_AT_A_TIME, warnings.catch_warnings(record=True) as seen:
             for pattern in self._said:
                 warnings.filterwarnings("always", message=pattern.pattern, category=self._category)
+            for category, message, module in self._harmless:
+                warnings.filterwarnings("ignore", message=message, category=category, module=module)
             yield
         for caught in seen:
             said = " ".join(str(caught.message).split())

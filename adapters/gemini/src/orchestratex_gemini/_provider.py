@@ -55,6 +55,17 @@ valid FinishReason", a block reason, a harm category), which it keeps as it came
 (`SDKWarnings`)."""
 
 
+_AIOHTTP_SESSION_CLASS = (
+    DeprecationWarning,
+    "Inheritance class AiohttpClientSession from ClientSession is discouraged",
+    r"google\.genai\.",
+)
+"""What aiohttp 3.12 and later warn of the session class google-genai defines as it opens its aiohttp session, in a
+call (one per event loop), when aiohttp is installed: of google-genai's own making, it says nothing of the call, but
+where warnings are errors (`python -W error`, pytest's `filterwarnings = ["error"]`) it failed the call. Left out
+(`SDKWarnings`)."""
+
+
 _choosing = contextvars.ContextVar("_choosing", default=False)
 """Whether the adapter is building a client with the key it chose (see `_KeyChosenHere`)."""
 
@@ -286,6 +297,7 @@ class GeminiProvider(Provider):
             UserWarning,
             _UNKNOWN_VALUE,
             hint="in an answer newer than google-genai: taken as it came",
+            harmless=[_AIOHTTP_SESSION_CLASS],
         )
         options = getattr(getattr(sdk, "_api_client", None), "_http_options", None)
         self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)
