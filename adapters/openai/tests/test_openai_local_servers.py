@@ -179,6 +179,27 @@ async def test_a_404_for_a_model_the_server_does_not_serve_is_model_not_found(er
     assert raised.value.status_code == 404 and len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "said",
+    ["model 'qwen3-4b' not found", 'model "qwen3-4b" not found, try pulling it first', "no such model: qwen3-4b"],
+)
+async def test_a_404_whose_error_is_a_plain_string_naming_the_model_is_model_not_found(said: str) -> None:
+    """`{"error": "model 'x' not found"}`, as Ollama's own API and other OpenAI-compatible servers answer a model they
+    do not serve, was read as a page not found and said "check the base URL", a plain `ProviderHTTPError`."""
+    server = MockServer(Reply(404, json={"error": said}))
+    with pytest.raises(ModelNotFound) as raised:
+        await local(server).generate(ask(SMALL))
+    assert str(raised.value).endswith(said) and "check the base URL" not in str(raised.value)
+    assert not raised.value.retryable and len(server.requests) == 1
+
+
+async def test_a_404_page_whose_text_names_a_model_still_names_the_url() -> None:
+    server = MockServer(Reply(404, content=b"model not found", headers={"content-type": "text/plain"}))
+    with pytest.raises(ProviderHTTPError, match="check the base URL") as raised:
+        await local(server).generate(ask(SMALL))
+    assert type(raised.value) is ProviderHTTPError
+
+
 async def test_a_404_json_error_not_about_the_model_stays_a_plain_http_error() -> None:
     error = {"message": "Invalid URL (POST /v1/chat/completion)", "type": "invalid_request_error", "code": None}
     with pytest.raises(ProviderHTTPError) as raised:

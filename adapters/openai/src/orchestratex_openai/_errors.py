@@ -204,8 +204,26 @@ def _missing_model(exc: openai.APIError, code: str, status: int, detail: str) ->
         return False
     if code == "model_not_found":
         return True
-    said = exc.body.get("message") if isinstance(exc.body, Mapping) else None
-    return isinstance(said, str) and "model" in said.lower() and any(p in detail for p in _MISSING_MODEL_PHRASES)
+    said = _own_error(exc)
+    return said is not None and "model" in said.lower() and any(p in detail for p in _MISSING_MODEL_PHRASES)
+
+
+def _own_error(exc: openai.APIError) -> str | None:
+    """The API's own error message: its `error.message`, or a JSON body's `error` when that is a string (`{"error":
+    "model 'x' not found"}`, as Ollama's own API and other OpenAI-compatible servers answer, which the SDK gives as
+    that string); None for a page's text ("404 page not found": not the API)."""
+    body = exc.body
+    if isinstance(body, Mapping):
+        said = body.get("message")
+        return said if isinstance(said, str) and said else None
+    response = getattr(exc, "response", None)
+    if not isinstance(body, str) or not isinstance(response, httpx2.Response):
+        return None
+    try:
+        sent = json.loads(response.text)
+    except (ValueError, httpx2.ResponseNotRead):  # (not JSON: a page's text)
+        return None
+    return body if isinstance(sent, Mapping) and sent.get("error") == body else None
 
 
 def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool:
@@ -222,7 +240,7 @@ def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool
 def _path_hint(exc: openai.APIStatusError) -> str:
     """For a 404 that is not an API's own JSON error (a model not found, …) but a server's "no such page": the URL,
     and what usually causes it, a base URL without its `/v1`."""
-    if exc.status_code != 404 or (isinstance(exc.body, Mapping) and exc.body.get("message")):
+    if exc.status_code != 404 or _own_error(exc) is not None:
         return ""
     url = shown_url(str(exc.request.url))  # (no password or key of the base URL in a stored error)
     return (
