@@ -9,8 +9,10 @@ call whose prompt was all but cached was counted at up to ten times its bill, an
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx2
+import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, Message, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
@@ -117,3 +119,30 @@ async def test_cache_hits_at_the_top_level_of_usage_are_the_cached_input_tokens(
     generation = await moonshot.generate(request)
     assert generation.usage == Usage(input_tokens=10000, output_tokens=200, cached_input_tokens=9600)
     assert abs(generation.cost - (400 * 0.0006 + 9600 * 0.00015 + 200 * 0.0025) / 1000) < 1e-12
+
+
+def test_cache_hits_reported_above_the_prompt_are_not_billed_past_it(caplog: pytest.LogCaptureFixture) -> None:
+    """A server reporting more cached tokens than the prompt held (`prompt_tokens` counts them, OpenAI's way): the run
+    counted the excess as more input read from the cache, at the cache-hit price, with a warning that the provider
+    should count cached tokens in its input."""
+    usage = {"prompt_tokens": 10000, "completion_tokens": 200, "total_tokens": 10200, "cached_tokens": 12000}
+    message = {"role": "assistant", "content": "Beijing."}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1745901170,
+        "model": "deepseek-chat",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": usage,
+    }
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json=body)))
+    deepseek = DeepSeekProvider(api_key="sk-test", base_url="https://api.deepseek.com", http_client=client)
+    judge = FunctionProvider(lambda request: '{"score": 9, "feedback": "right"}', name="function")
+    with Orchestrator(
+        catalog=ModelCatalog([DEEPSEEK, JUDGE]), providers=[deepseek, judge], router=BayesianRouter(explore=False)
+    ) as orchestrator:
+        result = orchestrator.run_sync("Capital of China?", preferred_models=[DEEPSEEK.name], max_iterations=1)
+    assert result.status == "completed", result.error
+    billed = 10000 * 0.000028 / 1000 + 200 * 0.00042 / 1000  # (every prompt token a cache hit, none more)
+    assert abs(result.total_cost - billed) < 1e-9, (result.total_cost, billed)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

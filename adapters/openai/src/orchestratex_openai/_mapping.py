@@ -5,6 +5,7 @@ Pure functions over plain data and the SDK's response objects; no I/O, no client
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from orchestratex.providers._support import not_json, one_line
 from orchestratex.usage import Usage
 
 from ._thinking import without_thinking
+
+_logger = logging.getLogger("orchestratex.providers.openai")
 
 __all__ = [
     "FINISH_REASONS",
@@ -350,6 +353,16 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _cached_of(reported: Any, prompt_tokens: int) -> int:
+    """The cached input tokens of a prompt of `prompt_tokens`, which count them: no more than those (a server reporting
+    more had its excess counted as more input read from the cache, billed at the cache-hit price)."""
+    cached = _int(reported)
+    if cached > prompt_tokens:
+        _logger.debug("%d cached input tokens reported of %d: counted as %d", cached, prompt_tokens, prompt_tokens)
+        return max(prompt_tokens, 0)
+    return cached
+
+
 def content_text(content: object) -> str | None:
     """The answer's text in a message's (or a stream delta's) `content`: a string, or a list of typed blocks, as
     Mistral's reasoning models (Magistral) send it — `[{"type": "thinking", "thinking": [...]}, {"type": "text",
@@ -397,7 +410,7 @@ def chat_usage(usage: Any) -> Usage:
     return Usage(
         input_tokens=prompt_tokens,
         output_tokens=completion_tokens,
-        cached_input_tokens=_int(cached),
+        cached_input_tokens=_cached_of(cached, prompt_tokens),
         reasoning_tokens=reasoning,
     )
 
@@ -502,7 +515,9 @@ def _response_usage(usage: Any) -> Usage:
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        cached_input_tokens=_int(getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0)),
+        cached_input_tokens=_cached_of(
+            getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0), input_tokens
+        ),
         reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0)),
     )
 
