@@ -626,3 +626,30 @@ async def test_a_404_of_a_base_url_with_a_password_does_not_show_the_password() 
         with pytest.raises(ConfigurationError) as refused:
             OllamaProvider(base_url=url)
         assert "bob:***@ollama.example.com" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+OUT_OF_MEMORY = "model requires more system memory (7.5 GiB) than is available (5.2 GiB)"
+"""Ollama's 500 for a model too large for the machine's free memory."""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"error": {"message": OUT_OF_MEMORY, "type": "api_error", "param": None, "code": None}}, {"error": OUT_OF_MEMORY}],
+    ids=["v1", "plain-string"],
+)
+def test_a_model_too_large_for_the_memory_is_not_retried(body: dict[str, Any]) -> None:
+    """Ollama answers a model that does not fit the memory left with a 500, retried (with backoff) as a passing server
+    error though every attempt gets it: the run waited through its retries before going on to the next model."""
+    server = MockServer(Reply(500, json=body), Reply(500, json=body), Reply(500, json=body))
+    with Orchestrator(
+        providers=[local(server), FunctionProvider(lambda req: json.dumps({"score": 9, "feedback": "ok"}))],
+        catalog=ModelCatalog([BIG, SMALL, JUDGE]),
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(max_attempts=3, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    ) as orchestrator:
+        result = orchestrator.run_sync("hi", preferred_models=[BIG.name], max_iterations=1)
+    assert len(server.requests) == 1, "retried"
+    assert result.status == "failed"
+    [error] = result.orchestration.iterations[0].errors
+    assert OUT_OF_MEMORY in error and "ProviderServerError" in error, error

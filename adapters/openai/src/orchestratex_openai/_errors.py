@@ -56,6 +56,9 @@ _MISSING_MODEL_PHRASES = (
 "llama3.2" not found, try pulling it first', vLLM's "The model `qwen3-8b` does not exist.", LM Studio's "No models
 loaded. Please load a model in the developer page or use the `lms load` command" and 'Invalid model identifier
 "qwen3-8b". Please specify a valid downloaded model …'."""
+_OUT_OF_MEMORY_PHRASES = ("requires more system memory",)
+"""How a server says, in a 5xx, that the model does not fit the memory the machine has free: Ollama's "model requires
+more system memory (7.5 GiB) than is available (5.2 GiB)". Every attempt gets it: not retried."""
 _GENERATION_FAILED = 424
 """Hugging Face TGI's status for a `GenerationError`: its model's shards failed while generating (CUDA out of memory,
 …), a failure of the server, retried as a 5xx is."""
@@ -170,7 +173,7 @@ def _classified(
     api_key: str | None,
 ) -> ProviderError:
     code = str(exc.code or "").lower()  # a string, though some servers (and older SDKs) give a number
-    return http_error(
+    error = http_error(
         status,
         detail,
         provider=provider,
@@ -188,6 +191,9 @@ def _classified(
         server_failed=status == _GENERATION_FAILED,
         sent_key=api_key,
     )
+    if status >= 500 and any(p in detail.lower() for p in _OUT_OF_MEMORY_PHRASES):
+        error.retryable = False  # (the model does not fit the memory: no retry cures it, the next model answers)
+    return error
 
 
 def _flagged(exc: openai.APIError, status: int) -> bool:
