@@ -84,6 +84,15 @@ async def test_a_stream_cut_before_its_finish_reason_is_not_an_answer() -> None:
         await provider_on(server).generate_stream(request(), on_text)
 
 
+async def test_an_answer_without_a_finish_reason_is_not_an_answer_streamed_or_not() -> None:
+    """Gemini's reference: "If empty, the model has not stopped generating tokens." A stream ending so failed, but the
+    same answer not streamed was kept as whole, with the finish reason None."""
+    answer = chunk("Hello, wor", usage={"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12})
+    server = MockServer(Reply(200, json=answer))
+    with pytest.raises(MalformedResponse, match="no finish reason: the model had not stopped"):
+        await provider_on(server).generate(request())
+
+
 async def test_run_stream_does_not_keep_a_cut_gemini_answer() -> None:
     replies = {"gemini-4-hydrogen": CUT, "gemini-4-neon": STREAM}
 

@@ -180,6 +180,10 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
             body=response.model_dump(mode="json", exclude_none=True),
             usage=meta_usage(meta),  # (billed as any answer)
         )
+    if not finish:  # ("If empty, the model has not stopped generating tokens", Gemini's reference says), as in a stream
+        raise MalformedResponse(
+            "the response has no finish reason: the model had not stopped, the answer is incomplete"
+        )
     parts = candidate.content.parts if candidate.content is not None else None
     text = "".join(p.text for p in parts or () if p.text and not p.thought)
     if request.json_output:
