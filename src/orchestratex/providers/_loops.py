@@ -53,6 +53,9 @@ class LoopClients(Generic[C]):
         self._close = close
         self._lock = threading.Lock()  # one provider may serve loops in several threads
         self._bound: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Bound[C]] = weakref.WeakKeyDictionary()
+        self.closes = 0
+        """How many clients `aclose()` has closed: a call that saw it change was cut off by its own provider's
+        `aclose()` (its connection closed under it), not by the server."""
 
     @classmethod
     def unless_injected(
@@ -91,6 +94,7 @@ class LoopClients(Generic[C]):
         with self._lock:
             bound = self._bound.pop(asyncio.get_running_loop(), None)
         if bound is not None:
+            self.closes += 1
             await bound.closer.aclose()
 
     async def _closing(self, client: C) -> AsyncGenerator[None, None]:

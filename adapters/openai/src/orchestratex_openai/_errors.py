@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx2
 import openai
 import pydantic
 
-from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
+from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
 from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
 from orchestratex.providers._support import shown_url
@@ -304,6 +304,18 @@ def _message(exc: openai.APIStatusError, api_key: str | None = None) -> str:
     return f"Error code: {exc.status_code} - {cut}"
 
 
+def cut_off(*, provider: str, model: str, at: str) -> ProviderConnectionError:
+    """The error of a call whose connection its own provider's `aclose()` closed while it was under way."""
+    error = ProviderConnectionError(
+        f"the call to {provider}{at} was cut off by the provider's own aclose(), which closed its connection while"
+        " the call was under way",
+        model=model,
+        provider=provider,
+    )
+    error.retryable = False  # (closed on purpose: the caller is done with the provider)
+    return error
+
+
 @contextmanager
 def map_openai_errors(
     *,
@@ -312,13 +324,15 @@ def map_openai_errors(
     api_key_env: str | None,
     base_url: str | None = None,
     api_key: str | None = None,
+    closed: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     """Translate every exception the OpenAI SDK (or the response mapping) raises into the OrchestrateX tree.
 
     `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. A server that cannot be
     reached or does not answer in time is named by its `base_url` (its secrets hidden): "cannot reach openai" said
     nothing of the local server `OPENAI_BASE_URL` pointed at, and read as OpenAI's API being down. Where an error
-    answer quotes `api_key` (the key the calls carry), the error shows `***` in its place.
+    answer quotes `api_key` (the key the calls carry), the error shows `***` in its place. A connection lost once
+    `closed()` says the provider's own `aclose()` closed its client is said so, not retried (not the server's doing).
     """
     at = f" at {shown_url(base_url.rstrip('/'))}" if base_url else ""
     try:
@@ -330,6 +344,8 @@ def map_openai_errors(
     except openai.APITimeoutError as exc:
         raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except openai.APIConnectionError as exc:
+        if closed is not None and closed():
+            raise cut_off(provider=provider, model=model, at=at) from exc
         cause = exc.__cause__ or exc
         proxy = isinstance(cause, httpx2.ProxyError)
         url = str(exc.request.url)  # (the request's: through a proxy or not)

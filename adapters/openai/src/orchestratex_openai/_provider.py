@@ -513,12 +513,14 @@ class OpenAIProvider(Provider):
         self._check_output_cap(request)
         reasoning = self._reasons(model.version)
         deadline = time_to_write(self._deadline, request.max_output_tokens)
+        closes = self._clients.closes
         with map_openai_errors(
             provider=self.name,
             model=model.name,
             api_key_env=self.api_key_env,
             base_url=self.base_url,
             api_key=self._api_key,
+            closed=lambda: self._clients.closes != closes,
         ):
             try:
                 async with asyncio.timeout(deadline):
@@ -679,12 +681,14 @@ class OpenAIProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         start = time.perf_counter()
+        closes = self._clients.closes
         with map_openai_errors(
             provider=self.name,
             model=model.name,
             api_key_env=self.api_key_env,
             base_url=self.base_url,
             api_key=self._api_key,
+            closed=lambda: self._clients.closes != closes,
         ):
             if self._uses_responses(model.version):
                 params = response_params(request, reasoning=reasoning)
