@@ -159,6 +159,24 @@ export function renderEarlyStop(doc) {
   return h("p", { class: "note", dir: "auto" }, `Stopped early (${doc.stop_reason}): ${doc.error}`);
 }
 
+/**
+ * What providers billed past the worst case reserved for their calls (`overage_cost`, usage reported beyond the
+ * request's bounds), which the total counts: a run then shows a total above its cost limit, and nothing said so.
+ */
+export function renderOverage(doc) {
+  const overage = Number(doc.overage_cost) || 0;
+  if (overage <= 0) return null;
+  const limit = doc.settings ? doc.settings.cost_limit : null;
+  const billed =
+    `a provider billed ${money(overage)} more than was reserved for its calls (it reported usage past the request's ` +
+    "bounds), which no limit can hold back once billed (what the run reserved stayed within it).";
+  const text =
+    typeof limit === "number" && doc.total_cost > limit
+      ? `Its total of ${money(doc.total_cost)} is over its cost limit of ${money(limit)}: ${billed}`
+      : `Of its total of ${money(doc.total_cost)}, ${billed}`;
+  return h("p", { class: "note overage" }, text);
+}
+
 /** Every judge's score and feedback on every iteration, from the orchestration's status document. */
 export function renderVerdicts(doc) {
   const rows = [];

@@ -3,7 +3,7 @@
 import { Api, ApiError, EventStream } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
-import { renderEarlyStop, renderEvent, renderVerdicts } from "./feed.js";
+import { renderEarlyStop, renderEvent, renderOverage, renderVerdicts } from "./feed.js";
 import { decimalComma, readNumber } from "./numbers.js";
 import { progressOf, statusOf } from "./progress.js";
 import { freeRun, uncountedNotes } from "./uncounted.js";
@@ -662,7 +662,7 @@ async function showVerdicts(orchestrationId) {
     const simulated = Boolean(events[0]?.simulated);
     const free = !simulated && (doc.interrupted_calls || doc.abandoned_calls) ? await isFree(doc, events) : false;
     if (state.watching !== orchestrationId) return;
-    const notes = [renderEarlyStop(doc), ...uncountedNotes(doc, { simulated, free })];
+    const notes = [renderEarlyStop(doc), renderOverage(doc), ...uncountedNotes(doc, { simulated, free })];
     fill(byId("verdicts"), notes, h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
   } catch (err) {
     if (state.watching !== orchestrationId) return;
