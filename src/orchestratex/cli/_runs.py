@@ -584,6 +584,18 @@ def _describe(
     yield f"result:   {score} · {n} iteration{'' if n == 1 else 's'} · ${doc.total_cost:.6f}{stop}"
     if doc.error:
         yield f"error:    {doc.error}"
+    if doc.overage_cost > 0:  # (a total above the run's cost limit, with nothing said)
+        bounds = [
+            (s.cost_limit, _usd(s.cost_limit or 0)),
+            (session_limit, f"{_usd(session_limit or 0)} for its session"),
+        ]
+        over = [text for at, text in bounds if at is not None and doc.total_cost > at]
+        spent = f"${doc.total_cost:.6f}"
+        total = f"{spent} is over its cost limit ({over[0]})" if over else f"{spent} spent"
+        yield (
+            f"note:     {total}: ${doc.overage_cost:.6f} of it a provider billed past what was reserved for its calls "
+            "(it reported usage beyond the request's bounds)"
+        )
     if detached(doc):  # (it read as a run going on: "running", its call "waiting for its answer")
         yield (
             "note:     detached: no process runs it now; a server on this store (`orchestratex serve"
