@@ -100,7 +100,8 @@ class Candidates(Spending):
         if not usable:
             raise self._none_usable(task, allowed, refused)
         _, _, msgs, counted = self._conversation(task.prompt)  # (the conversation's earlier turns count: they are sent)
-        fitting, unjudgeable = [], 0
+        fitting: list[ModelProfile] = []
+        unjudgeable: list[tuple[ModelProfile, int, int]] = []  # (model, input bound, output limit)
         bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
         for m in usable:
             limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
@@ -115,10 +116,38 @@ class Candidates(Spending):
             if self._fit(m, bound, limit, task.iteration) is not None:
                 fitting.append(m)
             elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, self._cap(m, limit)) is None:
-                unjudgeable += 1  # (no judge's window holds the prompt and an answer of the length it would pay for)
+                # (no judge is left for it, or no judge's window holds the prompt and an answer of its length)
+                unjudgeable.append((m, bound, limit))
         if fitting:
             return fitting
-        raise self._none_fitting(task, usable, unjudgeable, refused)
+        if unjudgeable and self._may_go_unjudged():  # an answer returned unjudged rather than none
+            remaining = self._remaining()
+            fitting = [m for m, bound, limit in unjudgeable if self._unjudged_fit(m, bound, limit, remaining)]
+            if fitting:
+                return fitting
+            unjudgeable = []  # (they could be answered unjudged: the budget refused them)
+        raise self._none_fitting(task, usable, len(unjudgeable), refused)
+
+    def _may_go_unjudged(self) -> bool:
+        """Whether a model no judge could judge may answer, its answer to be returned unjudged: with
+        `judging="when_possible"`, until an answer is judged (a judged answer is preferred to an unjudged one: a later
+        one would be paid for and never returned). Asked only when no model that could be judged fits."""
+        return self.judging == "when_possible" and all(it.evaluation is None for it in self.doc.iterations)
+
+    def _unjudged_fit(
+        self, model: ModelProfile, input_bound: int, limit: int, remaining: float | None
+    ) -> tuple[int, float] | None:
+        """(output cap, 0.0) for `model`'s answer to be returned unjudged (`_may_go_unjudged`) when no judge could
+        judge it (`JudgePlanner.reserve_for` None): within `remaining`, with nothing kept for judging it. None when a
+        judge could (it is a candidate as any other: `_fit`) or the budget cannot pay for a useful cap."""
+        cap, need = self.o.output_lengths.cap(model, "generate", limit)
+        least = least_output_tokens(self.o.provider_for(model), model)
+        if need < least:
+            cap, need = max(cap, least), least
+        if self.planner.reserve_for(model.name, cap) is not None:
+            return None
+        sent = affordable_cap(model, input_bound, cap, need, self.o._surcharges.budget(model.name, remaining))
+        return None if sent is None else (sent, 0.0)
 
     def _none_fitting(self, task: Task, usable: list[ModelProfile], unjudgeable: int, refused: dict[str, str]) -> Stop:
         """Why none of the `usable` models fits: no judge can read their answers (`unjudgeable` of them), or the
@@ -252,7 +281,10 @@ class Candidates(Spending):
         """`_fit` within `budget` rather than what is left of the run's budget (`Spending._shorter`)."""
         self.planner.decision()
         try:
-            return self._fit_anew(model, input_bound, limit, index, budget)
+            fit = self._fit_anew(model, input_bound, limit, index, budget)
+            if fit is None and self.planner.needed(index) and self._may_go_unjudged():
+                fit = self._unjudged_fit(model, input_bound, limit, budget)
+            return fit
         finally:
             self.planner.decided()
 

@@ -27,7 +27,9 @@ Judging = Literal["always", "when_needed", "when_possible"]
 (the last iteration allowed, with no earlier answer to compare it with — e.g. `max_iterations=1`) is
 returned unjudged, saving the judges' cost (its score is then None and the router learns nothing).
 `when_possible`: every answer is judged, but an answer no judge gave a verdict on (every judge failed, none fitted
-the budget or could read it) ends the run with that answer returned unjudged rather than dropped."""
+the budget or could read it) ends the run with that answer returned unjudged rather than dropped; before any answer
+is judged, a model no judge could judge (none left, none's window holds it) answers when no other model can, nothing
+kept aside for judging it."""
 
 _RUBRIC_ALLOWANCE = 1200
 """Bytes allowed for the rubric and framing of a judge prompt when the evaluator cannot build it."""

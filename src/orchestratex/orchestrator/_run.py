@@ -454,6 +454,8 @@ class Run(Committing):
         provider = self.o.provider_for(model)  # (a byte bound of these messages is the one counted already)
         input_bound = counted if provider._counts_bytes() else counted_input_tokens(provider, request)
         fit = self._fit(model, input_bound, request.max_output_tokens, it.index)
+        if fit is None and self._may_go_unjudged():  # (a candidate no judge could judge: `_candidates`)
+            fit = self._unjudged_fit(model, input_bound, request.max_output_tokens, self._remaining())
         self.planner.decided()
         if fit is None:
             raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
@@ -570,8 +572,8 @@ class Run(Committing):
         except (BudgetExceeded, EvaluationError) as exc:
             self._verdicts_lost(it, ledger)
             detail = exc.message
-            if not etask.judges and (why := self.planner.why_none(it.model_name)):  # lost since it was picked
-                detail = f"{detail} (since {it.model_name} was picked, the judges it had are {why})"
+            if not etask.judges:
+                detail = self._no_judge_left(it.model_name, detail)
             it.errors.append(f"evaluation: {type(exc).__name__}: {detail}")
             judged = [recorded_kind(c.error) for c in ledger.calls if c.role == "judge"]  # (None: no verdict read)
             it.failures += (failure_kind(exc) if isinstance(exc, BudgetExceeded) else judges_failure_kind(judged),)
@@ -623,6 +625,18 @@ class Run(Committing):
             await self._commit([event], ledger, outcomes=outcomes)
         else:  # the evaluation ends the run: one commit for both
             await self._finish(reason, None, events=[event], ledger=ledger, outcomes=outcomes)
+
+    def _no_judge_left(self, author: str, detail: str) -> str:
+        """Why `author`'s answer got no verdict when no judge was left to offer the evaluator (which said `detail`):
+        what ruled out each judge since it was picked; or, when it may be returned unjudged (`_may_go_unjudged`: it may
+        have had no judge when it was picked), why no model is left to judge it, as a refusal of it would have said."""
+        why = self.planner.why_none(author)
+        if self._may_go_unjudged():
+            return self._out_of_models(
+                f"no model is left to judge {author}'s answer" + (f": {why}" if why else ""),
+                "no model is left to judge another's answer",
+            )
+        return f"{detail} (since {author} was picked, the judges it had are {why})" if why else detail
 
     @staticmethod
     def _verdicts_lost(it: Iteration, ledger: Ledger) -> None:
