@@ -26,3 +26,18 @@ def test_a_filtered_list_at_its_limit_says_older_ones_may_pass(store_url: str) -
     assert run_cli("runs", "list", "--status", "failed", "--store", store_url).stderr.startswith(
         "orchestratex: no orchestrations with status failed in "
     )
+
+
+def test_a_list_of_one_says_the_most_recent_orchestration(store_url: str) -> None:
+    """`--limit 1` said "the 1 most recent orchestrations"."""
+    for _ in range(2):
+        assert run_cli("run", "Hello", "--max-iterations", "1", "--json", "--store", store_url).returncode == 0
+    one = run_cli("runs", "list", "--status", "completed", "--limit", "1", "--store", store_url)
+    assert one.returncode == 0 and one.stderr.splitlines() == [
+        "orchestratex: the most recent orchestration with status completed (of 2 in the store); older ones may "
+        "pass too: --limit N shows more, --limit 0 all of them"
+    ]
+    unfiltered = run_cli("runs", "list", "--limit", "1", "--store", store_url)
+    assert unfiltered.stderr.splitlines() == [
+        "orchestratex: the most recent of 2 orchestrations; --limit N shows more, --limit 0 all of them"
+    ]

@@ -222,15 +222,16 @@ def _more(docs: list[Orchestration], total: int, older: bool, args: argparse.Nam
     all of them (and `--json`'s, 20 by default, said nothing of the others). With `--status` or `--user`, when
     older orchestrations may pass them too: `runs list --status failed` showed 20 failures, said nothing, and read
     as every failure there was."""
+    shown = "the most recent" if len(docs) == 1 else f"the {len(docs)} most recent"  # not "the 1 most recent"
     if args.status is None and args.user is None and total > len(docs):
         print(
-            f"orchestratex: the {len(docs)} most recent of {total:,} orchestrations; --limit N shows more, --limit 0 "
-            "all of them",
+            f"orchestratex: {shown} of {total:,} orchestrations; --limit N shows more, --limit 0 all of them",
             file=sys.stderr,
         )
     elif older:
+        what = "orchestration" if len(docs) == 1 else "orchestrations"
         print(
-            f"orchestratex: the {len(docs)} most recent orchestrations {_filters(args)} (of {total:,} in the store); "
+            f"orchestratex: {shown} {what} {_filters(args)} (of {total:,} in the store); "
             "older ones may pass too: --limit N shows more, --limit 0 all of them",
             file=sys.stderr,
         )
