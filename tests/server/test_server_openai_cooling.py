@@ -125,6 +125,17 @@ def test_every_judge_cooling_down_is_a_503_with_retry_after_and_nothing_stored()
             model="function:up", messages=PROMPT, extra_body={"session_id": session["_id"]}
         )
         assert done.choices[0].message.content == "7"
+        # and so is one of a session whose runs return an answer no judge could judge: no wait (it was a 503 too)
+        lenient = http.post(
+            "/api/sessions/",
+            json={"user_id": "alice", "settings": {"judging": "when_possible"}},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        extra = {"session_id": lenient["_id"]}
+        given = client.chat.completions.create(model="function:up", messages=PROMPT, extra_body=extra)
+        assert given.choices[0].message.content == "7"
+        chunks = client.chat.completions.create(model="function:up", messages=PROMPT, stream=True, extra_body=extra)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "7"
 
 
 def _twin_judge_down(request: GenerationRequest) -> str:

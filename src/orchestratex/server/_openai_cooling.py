@@ -26,7 +26,8 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
     Likewise when the models that may answer can be, but every model that could judge their answers cools down (a
     second local model serving as the judge, down for a while): the run stopped at once on "no judge is available",
     stored `failed` and answered 502, though waiting for the judge was all it took. (Not when the call's answer needs
-    no verdict: one attempt, in a session that takes answers unjudged.)"""
+    no verdict: one attempt, in a session that takes answers unjudged; nor in a session whose runs return an answer no
+    judge could judge, `judging="when_possible"`.)"""
     o = state.orchestrator
     if o.circuit.quiet:  # (no model failed lately: none cools down)
         return
@@ -51,7 +52,7 @@ def check_cooling(state: ServerState, doc: Orchestration, session: Session | Non
             )
         raise _cooling(state, which, models)
     judging = (session.settings.judging if session is not None else None) or o.judging
-    if judging == "when_needed" and doc.settings.max_iterations <= 1:
+    if judging == "when_possible" or (judging == "when_needed" and doc.settings.max_iterations <= 1):
         return
     judges = o._judge_pool(session.settings.judges if session is not None else None)
     if o.evaluator.panel_size_for(judges) <= 0:  # (an evaluator that calls no model: no judge needed)
