@@ -29,7 +29,7 @@ from orchestratex import (
     Usage,
     UserError,
 )
-from orchestratex.catalog import ModelProfile
+from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import (
     AuthenticationError,
     Conflict,
@@ -270,15 +270,17 @@ async def test_authentication_error_is_not_retried() -> None:
     def fn(request: GenerationRequest) -> str:
         if request.purpose == "judge":
             return '{"score": 9, "feedback": "ok"}'
-        if request.model.name == "function:a":
+        if request.model.name == "keyed:a":
             attempts["n"] += 1
-            raise AuthenticationError("bad key: set FUNCTION_API_KEY", status_code=401)
+            raise AuthenticationError("bad key: set KEYED_API_KEY", status_code=401)
         return "fine"
 
-    q = {"a": 9.9, "b": 6.0, "c": 6.0}
+    keyed = ModelProfile(
+        name="keyed:a", input_cost_per_1k=0.001, output_cost_per_1k=0.001, context_window=100_000, quality=9.9
+    )
     orch = Orchestrator(
-        providers=[FunctionProvider(fn)],
-        catalog=catalog("a", "b", "c", quality=q),
+        providers=[FunctionProvider(fn), FunctionProvider(fn, name="keyed")],
+        catalog=ModelCatalog([keyed, *catalog("b", "c", quality={"b": 6.0, "c": 6.0})]),
         retry=NO_WAIT,
         router=BayesianRouter(explore=False),
     )

@@ -66,3 +66,72 @@ def test_a_run_whose_judges_all_fail_still_prints_the_answer_it_paid_for(store_u
     title, shown = done.stdout.split("\n── answer of #1 by ", 1)[1].split("\n", 1)
     assert title.endswith(" (not judged: the run ended failed) ──"), title
     assert shown == answer.rstrip("\n") + "\n"
+
+
+def _refused(paths: list[str]) -> Any:
+    def refuse(sent: dict[str, Any]) -> Reply:
+        paths.append(sent["model"])
+        return Reply(
+            401,
+            json={
+                "error": {
+                    "message": "Incorrect API key provided: sk-wrong. You can find your API key at "
+                    "https://platform.openai.com/account/api-keys.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+
+    return refuse
+
+
+def test_a_wrong_openai_key_is_refused_once_and_said(store_url: str) -> None:
+    """Each of the catalog's OpenAI models was asked in turn, each answering the same 401."""
+    asked: list[str] = []
+    with local_server(_refused(asked)) as base:
+        env = cli_env(OPENAI_API_KEY="sk-wrong", OPENAI_BASE_URL=f"{base}/v1")
+        done = run_cli("run", "What is 6*7?", "--provider", "openai", "--store", store_url, env=env)
+    assert done.returncode == 1, done.stderr
+    assert len(asked) == 1
+    [failed] = [line for line in done.stdout.splitlines() if line.startswith("✘")]
+    assert ": 1 model failed in this run; the other models of a provider that rejected the API key were not asked" in (
+        failed
+    )
+    assert "AuthenticationError: openai rejected the API key (401): Incorrect API key provided: " in failed
+    assert failed.endswith("; set OPENAI_API_KEY to a valid key")
+
+
+def test_a_wrong_openai_key_leaves_anthropic_to_answer_and_judge(store_url: str) -> None:
+    pytest.importorskip("orchestratex_anthropic")
+    asked: list[str] = []
+
+    def anthropic(sent: dict[str, Any]) -> Reply:
+        judging = "strict, fair reviewer" in json.dumps(sent)
+        text = '{"score": 9, "feedback": "right"}' if judging else "6*7 is 42."
+        return Reply(
+            json={
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": sent["model"],
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 5},
+            }
+        )
+
+    with local_server(_refused(asked)) as openai, local_server(anthropic) as claude:
+        env = cli_env(
+            OPENAI_API_KEY="sk-wrong",
+            OPENAI_BASE_URL=f"{openai}/v1",
+            ANTHROPIC_API_KEY="sk-ant",
+            ANTHROPIC_BASE_URL=claude,
+        )
+        done = run_cli("run", "What is 6*7?", "--provider", "openai,anthropic", "--json", "--store", store_url, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "completed" and result["final_model"].startswith("anthropic:")
+    assert len(asked) <= 1  # (the router may pick Anthropic first: then OpenAI is never asked)

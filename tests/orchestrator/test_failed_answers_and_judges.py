@@ -89,7 +89,9 @@ async def test_a_model_whose_answer_was_truncated_to_nothing_still_judges() -> N
 def _failure(kind: type[ProviderError]) -> ProviderError:
     if issubclass(kind, ProviderHTTPError):
         status = {AuthenticationError: 401, RateLimited: 429, ContextLengthExceeded: 400, ContentFiltered: 400}
-        return kind("refused", status_code=status.get(kind, 503 if kind is ProviderServerError else 404))
+        # (a key refused for this model only, as a gateway's: a key refused outright, the provider's others go too)
+        message = "key not allowed to access this model" if kind is AuthenticationError else "refused"
+        return kind(message, status_code=status.get(kind, 503 if kind is ProviderServerError else 404))
     if kind is MalformedResponse:
         return kind("the body could not be parsed as JSON")
     return kind("failed")
@@ -186,7 +188,10 @@ class _Died(BaseException):
 
 @pytest.mark.parametrize(
     ("answer_of_a", "judges"),
-    [("", ["function:a", "function:c"]), (AuthenticationError("bad key", status_code=401), ["function:c"])],
+    [
+        ("", ["function:a", "function:c"]),
+        (AuthenticationError("key not allowed to access model a", status_code=401), ["function:c"]),
+    ],
     ids=["empty", "authentication"],
 )
 async def test_a_resumed_run_reads_which_failed_models_may_still_judge(

@@ -255,8 +255,12 @@ class Candidates(Spending):
         one as its iteration recorded it."""
         if not self.failed:
             return reason
-        count = f"{len(self.failed)} models" if len(self.failed) > 1 else "1 model"
+        failed = len(self.failed) - len(self.unasked)
+        count = f"{failed} models" if failed > 1 else "1 model"
         said = f"{count} failed in this run and {consequence}" if consequence else f"every model failed ({count})"
+        if self.unasked:  # (in `failed`, never asked: their provider refused its key to another)
+            said = f"{count} failed in this run" + (f" and {consequence}" if consequence else "")
+            said += "; the other models of a provider that rejected the API key were not asked"
         last = next((e for it in reversed(self.doc.iterations) for e in reversed(it.errors)), None)
         return said + (f"; the last failure: {last}" if last else "")
 

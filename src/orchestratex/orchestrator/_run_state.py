@@ -104,6 +104,7 @@ class RunState:
         "stop_why",
         "stored_at",
         "telemetry",
+        "unasked",
         "unknown",
         "unstarted",
         "wait_left",
@@ -142,6 +143,9 @@ class RunState:
         self.not_judging = _NO_MODELS
         """The failed models that may not judge either: their failure showed them unusable in this run, not only
         one answer failed (see `_failures`)."""
+        self.unasked = _NO_MODELS
+        """Models never asked in this run, in `failed` as their provider refused its key (a 401) to another: see
+        `Spending._key_refused`."""
         self.min_context = 0
         self.picked: ModelProfile | None = None
         """The model the router last picked, as it was then: it gives the answer it was picked for (and that answer

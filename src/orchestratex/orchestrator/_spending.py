@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -242,7 +243,23 @@ class Spending(RunState):
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
             if not answers_after_judging(exc):  # (a judge prompt too long, a judge setting refused: it may answer)
                 self.failed |= {model.name}  # nor to answer: not the next iteration's pick, to wait out again
+        if isinstance(exc, AuthenticationError) and exc.status_code == 401:
+            self._key_refused(model, exc)
         return usage, cost
+
+    def _key_refused(self, model: ModelProfile, exc: AuthenticationError) -> None:
+        """`model`'s provider rejected its API key (a 401): the provider's other models, sent the same key, are
+        asked no more in this run, neither to answer nor to judge (a wrong OPENAI_API_KEY had each of the catalog's
+        ten OpenAI models asked in turn, each answering the same 401). Unless the refusal names the model (a
+        gateway's virtual key for some models only: LiteLLM's 401 "key not allowed to access model … Tried to
+        access gpt-4"): that key may be good for the others. Other providers' models stay candidates."""
+        if _ABOUT_A_MODEL.search(str(exc)):
+            return
+        others = {m.name for m in self.o.catalog if m.provider == model.provider} - self.failed - {model.name}
+        if others:
+            self.failed |= others
+            self.not_judging |= others
+            self.unasked |= others
 
     def _failed_answer(self, cost: float) -> None:
         """The iteration's model was billed `cost` for an answer it does not keep (a refusal, an empty text): on the
@@ -521,6 +538,11 @@ class Spending(RunState):
     async def _refresh_session(self) -> None:
         session = await self.o.store.get_session(self.doc.session_id)
         self.session_base = session.total_cost - self.doc.total_cost
+
+
+_ABOUT_A_MODEL = re.compile(r"\bmodels?\b", re.IGNORECASE)
+"""A key refusal that speaks of a model (LiteLLM's "key not allowed to access model"; OpenAI's restricted key,
+"Missing scopes: model.request"): the key may be good for the provider's other models."""
 
 
 def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float, float]:

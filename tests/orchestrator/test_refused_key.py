@@ -1,0 +1,61 @@
+"""A provider that rejects its API key (a 401) is asked no more in the run: a wrong OPENAI_API_KEY had each of the
+catalog's OpenAI models asked in turn, each answering the same 401. Other providers' models are still asked."""
+
+from __future__ import annotations
+
+from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, LLMJudgeEvaluator, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import AuthenticationError
+
+from ..helpers import NO_WAIT, catalog
+
+_REFUSED = "keyed rejected the API key (401): Incorrect API key provided: sk-***; set KEYED_API_KEY to a valid key"
+
+
+def _keyed(*names: str) -> list[ModelProfile]:
+    """Models of the provider whose key is refused, of the best quality: the router's first picks."""
+    return [
+        ModelProfile(
+            name=f"keyed:{n}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, context_window=100_000, quality=9.9
+        )
+        for n in names
+    ]
+
+
+def _orchestrator(asked: list[tuple[str, str]], models: list[ModelProfile], **kwargs: object) -> Orchestrator:
+    def fn(request: GenerationRequest) -> str:
+        asked.append((request.model.name, request.purpose))
+        if request.model.provider == "keyed":
+            raise AuthenticationError(_REFUSED, status_code=401, provider="keyed", model=request.model.name)
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "forty-two"
+
+    return Orchestrator(
+        providers=[FunctionProvider(fn), FunctionProvider(fn, name="keyed")],
+        catalog=ModelCatalog(models),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_refused_key_is_tried_once_and_the_other_provider_answers_and_judges() -> None:
+    asked: list[tuple[str, str]] = []
+    models = [*_keyed("x", "y", "z"), *catalog("a", "b", quality={"a": 7.0, "b": 6.0})]
+    orch = _orchestrator(asked, models, evaluator=LLMJudgeEvaluator(panel_size=2))
+    result = await orch.run("What is six times seven?", max_iterations=2, evaluation_threshold=9.5)
+    assert result.status == "completed" and result.final_model is not None
+    assert result.final_model.startswith("function:")
+    keyed = [call for call in asked if call[0].startswith("keyed:")]
+    assert len(keyed) == 1, asked  # one call, then none of its models answers nor judges
+    assert [e.split(": ", 1)[0] for it in result.orchestration.iterations for e in it.errors] == [keyed[0][0]]
+    await orch.aclose()
+
+
+async def test_a_run_of_one_provider_whose_key_is_refused_fails_after_one_call_saying_so() -> None:
+    asked: list[tuple[str, str]] = []
+    result = await _orchestrator(asked, _keyed("x", "y", "z")).run("What is six times seven?")
+    assert result.status == "failed" and len(asked) == 1
+    assert result.orchestration.error == (
+        "1 model failed in this run; the other models of a provider that rejected the API key were not asked; the"
+        f" last failure: {asked[0][0]}: AuthenticationError: {_REFUSED}"
+    )
