@@ -3,6 +3,8 @@ catalog's OpenAI models asked in turn, each answering the same 401. Other provid
 
 from __future__ import annotations
 
+import pytest
+
 from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, LLMJudgeEvaluator, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import AuthenticationError
@@ -22,11 +24,13 @@ def _keyed(*names: str) -> list[ModelProfile]:
     ]
 
 
-def _orchestrator(asked: list[tuple[str, str]], models: list[ModelProfile], **kwargs: object) -> Orchestrator:
+def _orchestrator(
+    asked: list[tuple[str, str]], models: list[ModelProfile], status: int = 401, **kwargs: object
+) -> Orchestrator:
     def fn(request: GenerationRequest) -> str:
         asked.append((request.model.name, request.purpose))
         if request.model.provider == "keyed":
-            raise AuthenticationError(_REFUSED, status_code=401, provider="keyed", model=request.model.name)
+            raise AuthenticationError(_REFUSED, status_code=status, provider="keyed", model=request.model.name)
         return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "forty-two"
 
     return Orchestrator(
@@ -38,10 +42,11 @@ def _orchestrator(asked: list[tuple[str, str]], models: list[ModelProfile], **kw
     )
 
 
-async def test_a_refused_key_is_tried_once_and_the_other_provider_answers_and_judges() -> None:
+@pytest.mark.parametrize("status", [401, 400], ids=["401", "gemini-400-API_KEY_INVALID"])
+async def test_a_refused_key_is_tried_once_and_the_other_provider_answers_and_judges(status: int) -> None:
     asked: list[tuple[str, str]] = []
     models = [*_keyed("x", "y", "z"), *catalog("a", "b", quality={"a": 7.0, "b": 6.0})]
-    orch = _orchestrator(asked, models, evaluator=LLMJudgeEvaluator(panel_size=2))
+    orch = _orchestrator(asked, models, status, evaluator=LLMJudgeEvaluator(panel_size=2))
     result = await orch.run("What is six times seven?", max_iterations=2, evaluation_threshold=9.5)
     assert result.status == "completed" and result.final_model is not None
     assert result.final_model.startswith("function:")

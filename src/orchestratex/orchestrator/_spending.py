@@ -243,16 +243,17 @@ class Spending(RunState):
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
             if not answers_after_judging(exc):  # (a judge prompt too long, a judge setting refused: it may answer)
                 self.failed |= {model.name}  # nor to answer: not the next iteration's pick, to wait out again
-        if isinstance(exc, AuthenticationError) and exc.status_code == 401:
+        if isinstance(exc, AuthenticationError) and exc.status_code != 403:  # (401; Gemini's 400 API_KEY_INVALID)
             self._key_refused(model, exc)
         return usage, cost
 
     def _key_refused(self, model: ModelProfile, exc: AuthenticationError) -> None:
-        """`model`'s provider rejected its API key (a 401): the provider's other models, sent the same key, are
-        asked no more in this run, neither to answer nor to judge (a wrong OPENAI_API_KEY had each of the catalog's
-        ten OpenAI models asked in turn, each answering the same 401). Unless the refusal names the model (a
-        gateway's virtual key for some models only: LiteLLM's 401 "key not allowed to access model … Tried to
-        access gpt-4"): that key may be good for the others. Other providers' models stay candidates."""
+        """`model`'s provider rejected its API key (a 401, or Gemini's 400 `API_KEY_INVALID`): the provider's other
+        models, sent the same key, are asked no more in this run, neither to answer nor to judge (a wrong
+        OPENAI_API_KEY had each of the catalog's ten OpenAI models asked in turn, each answering the same 401). Unless
+        the refusal speaks of a model (a gateway's virtual key for some models only: LiteLLM's 401 "key not allowed to
+        access model … Tried to access gpt-4"): that key may be good for the others. Other providers' models stay
+        candidates."""
         if _ABOUT_A_MODEL.search(str(exc)):
             return
         others = {m.name for m in self.o.catalog if m.provider == model.provider} - self.failed - {model.name}
