@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestratex import BayesianRouter, GenerationRequest, Message, Orchestrator, UserError
 from orchestratex.exceptions import ProviderHTTPError
+from orchestratex.orchestrator._chat import check_text, mended
 
 from .helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
 
@@ -269,6 +273,29 @@ async def test_text_with_a_lone_surrogate_is_refused_before_anything_is_stored(
             await orch.run(prompt, **options)
         assert seen == []
         assert await orch.store.list_sessions(options.get("user_id", "local")) == []
+
+
+# Texts of every width CPython stores (Latin-1, the BMP, astral planes) with surrogates among them.
+TEXTS = st.lists(
+    st.sampled_from(["a", "é", "ÿ", "这", "\u2028", "😀", "\ud800", "\udbff", "\udc00", "\udfff", "\ud83d\ude00"]),
+    max_size=12,
+).map("".join) | st.text(max_size=40)
+
+
+@given(TEXTS)
+def test_the_surrogate_check_refuses_what_utf8_refuses_at_the_same_character(text: str) -> None:
+    """`check_text` finds a surrogate without converting the text to UTF-8 (UTF-32's conversion, a copy of each
+    character, is 7 to 28 times faster for a long prompt that is not ASCII): it refuses exactly the texts UTF-8 cannot
+    encode, naming the same character, and `mended` replaces exactly those."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        with pytest.raises(UserError, match=re.escape(f"({text[exc.start]!r} at character {exc.start})")):
+            check_text("the prompt", text)
+        assert mended(text) == text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    else:
+        assert check_text("the prompt", text) is text
+        assert mended(text) is text
 
 
 async def test_sessions_and_threads_refuse_a_lone_surrogate_too() -> None:

@@ -65,13 +65,19 @@ def no_blank_context(context: str | None) -> str | None:
     return "" if isinstance(context, str) and context and blank(context) else context
 
 
+_CHECKED = "utf-32-le"
+"""The encoding `check_text` and `mended` convert a text to, to find a surrogate in it: any strict encoding refuses one
+(at the same character), and UTF-32's is a copy of each character, 7 to 28 times faster than UTF-8's (3.8 against
+108 us for 52,000 accented characters, 18 against 137 us for Chinese ones)."""
+
+
 def check_text(what: str, text: str) -> str:
     """`text`, unless it holds a lone surrogate (`"\\ud800"`, which Python's `json.loads` makes of a JSON escape that is
     half of a pair): such a string is no Unicode text, and no store, provider or JSON encoder can take it."""
     if text.isascii():  # (a flag: no scan)
         return text
     try:
-        text.encode("utf-8")
+        text.encode(_CHECKED)
     except UnicodeEncodeError as exc:
         raise UserError(
             f"{what} holds a lone surrogate ({text[exc.start]!r} at character {exc.start}), which is not text: send "
@@ -86,7 +92,7 @@ def mended(text: str) -> str:
     if text.isascii():
         return text
     try:
-        text.encode("utf-8")
+        text.encode(_CHECKED)
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
