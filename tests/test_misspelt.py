@@ -44,7 +44,7 @@ def test_a_misspelt_setting_is_refused_naming_the_one_meant(part: object, name: 
 def test_settings_and_other_names_are_kept() -> None:
     router = BayesianRouter()
     router.explore = False
-    router.notes = "warm-up"  # type: ignore[attr-defined]  # (a name of the user's own, close to no setting)
+    router.notes = "warm-up"  # (a name of the user's own, close to no setting)
     assert (router.explore, vars(router)["notes"]) == (False, "warm-up")
     evaluator = LLMJudgeEvaluator()
     evaluator.pinned = ["sim:gpt-4o"]
