@@ -50,7 +50,7 @@ from ..exceptions import (
 )
 from ._support import retry_after_seconds
 
-__all__ = ["UNREAD", "connection_error", "http_error", "masked_key", "unreadable"]
+__all__ = ["UNREAD", "connection_error", "cut_off", "http_error", "masked_key", "unreadable"]
 
 _E = TypeVar("_E", bound=ProviderError)
 _T = TypeVar("_T")
@@ -346,3 +346,15 @@ def _unless_told_not_to_retry(exc: _E, headers: Mapping[str, str]) -> _E:
         exc.message = f"{exc.message} (retried: the server answered x-should-retry: true)"
         exc.args = (exc.message,)
     return exc
+
+
+def cut_off(*, provider: str, model: str, at: str) -> ProviderConnectionError:
+    """The error of a call whose connection its own provider's `aclose()` closed while it was under way."""
+    error = ProviderConnectionError(
+        f"the call to {provider}{at} was cut off by the provider's own aclose(), which closed its connection while"
+        " the call was under way",
+        model=model,
+        provider=provider,
+    )
+    error.retryable = False  # (closed on purpose: the caller is done with the provider)
+    return error

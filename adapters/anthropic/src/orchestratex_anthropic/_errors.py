@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import anthropic
@@ -13,7 +13,7 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
+from orchestratex.providers._http_errors import UNREAD, connection_error, cut_off, masked_key, unreadable
 from orchestratex.providers._support import one_line, shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
@@ -69,7 +69,13 @@ def _status_error(
 
 @contextmanager
 def map_anthropic_errors(
-    *, provider: str, model: str, api_key_env: str, at: str = "", api_key: str | None = None
+    *,
+    provider: str,
+    model: str,
+    api_key_env: str,
+    at: str = "",
+    api_key: str | None = None,
+    closed: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     """Translate every exception the Anthropic SDK (or the response mapping) raises into the OrchestrateX tree.
 
@@ -77,6 +83,7 @@ def map_anthropic_errors(
     provider's name in the message of a server that cannot be reached or does not answer in time (` at <base URL>`,
     for a gateway or proxy `ANTHROPIC_BASE_URL` names: "cannot reach anthropic" read as Anthropic's API being down).
     Where an error answer quotes `api_key` (the key the calls carry, as a gateway may), the error shows `***` instead.
+    A connection lost once `closed()` says the provider's own `aclose()` closed its client is said so, not retried.
     """
     try:
         yield
@@ -87,6 +94,8 @@ def map_anthropic_errors(
     except anthropic.APITimeoutError as exc:
         raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except anthropic.APIConnectionError as exc:
+        if closed is not None and closed():
+            raise cut_off(provider=provider, model=model, at=at) from exc
         cause = exc.__cause__ or exc
         proxy = isinstance(cause, httpx2.ProxyError)
         url = str(exc.request.url)  # (the request's: through a proxy or not)

@@ -221,8 +221,14 @@ class AnthropicProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
+        closes = self._clients.closes
         with map_anthropic_errors(
-            provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at, api_key=self._api_key
+            provider=self.name,
+            model=model.name,
+            api_key_env=self.api_key_env,
+            at=self._at,
+            api_key=self._api_key,
+            closed=lambda: self._clients.closes != closes,
         ):
             start = time.perf_counter()
             message = await self._adapting(request, self._answer)
@@ -342,8 +348,14 @@ class AnthropicProvider(Provider):
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
+        closes = self._clients.closes
         with map_anthropic_errors(
-            provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at, api_key=self._api_key
+            provider=self.name,
+            model=model.name,
+            api_key_env=self.api_key_env,
+            at=self._at,
+            api_key=self._api_key,
+            closed=lambda: self._clients.closes != closes,
         ):
             start = time.perf_counter()
             message = await self._adapting(request, lambda params: self._streamed(params, on_text))

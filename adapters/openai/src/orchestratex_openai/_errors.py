@@ -11,9 +11,9 @@ import httpx2
 import openai
 import pydantic
 
-from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
+from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
+from orchestratex.providers._http_errors import UNREAD, connection_error, cut_off, masked_key, unreadable
 from orchestratex.providers._support import shown_url
 
 __all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "read_by_the_sdk", "retry_after_seconds"]
@@ -302,18 +302,6 @@ def _message(exc: openai.APIStatusError, api_key: str | None = None) -> str:
     # (the SDK's own message for such a body differs between its versions: some quote the raw body, line breaks and
     # all, others not at all; this is the same whatever the version)
     return f"Error code: {exc.status_code} - {cut}"
-
-
-def cut_off(*, provider: str, model: str, at: str) -> ProviderConnectionError:
-    """The error of a call whose connection its own provider's `aclose()` closed while it was under way."""
-    error = ProviderConnectionError(
-        f"the call to {provider}{at} was cut off by the provider's own aclose(), which closed its connection while"
-        " the call was under way",
-        model=model,
-        provider=provider,
-    )
-    error.retryable = False  # (closed on purpose: the caller is done with the provider)
-    return error
 
 
 @contextmanager
