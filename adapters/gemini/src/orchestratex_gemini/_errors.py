@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from google.genai import errors
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
-from orchestratex.providers._http_errors import UNREAD, connection_error, masked_key, unreadable
+from orchestratex.providers._http_errors import UNREAD, connection_error, cut_off, masked_key, unreadable
 from orchestratex.providers._support import not_json, one_line, shown_url
 
 try:
@@ -196,7 +196,13 @@ def _status_error(
 
 @contextmanager
 def map_gemini_errors(
-    *, provider: str, model: str, api_key_env: str, at: str = "", api_key: str | None = None
+    *,
+    provider: str,
+    model: str,
+    api_key_env: str,
+    at: str = "",
+    api_key: str | None = None,
+    closed: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     """Translate every exception google-genai (or the response mapping) raises into the OrchestrateX tree.
 
@@ -204,6 +210,7 @@ def map_gemini_errors(
     provider's name in the message of a server that cannot be reached or does not answer in time (` at <base URL>`,
     for a gateway or proxy `GOOGLE_GEMINI_BASE_URL` names: "cannot reach gemini" read as Google's API being down).
     Where an error answer quotes `api_key` (the key the calls carry, as a gateway may), the error shows `***` instead.
+    A connection lost once `closed()` says the provider's own `aclose()` closed its client is said so, not retried.
     """
     try:
         yield
@@ -216,6 +223,8 @@ def map_gemini_errors(
     except _TIMEOUTS as exc:
         raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except _TRANSPORT as exc:
+        if closed is not None and closed():
+            raise cut_off(provider=provider, model=model, at=at) from exc
         proxy = isinstance(exc, _PROXY)
         raise connection_error(exc, provider=provider, model=model, proxy=proxy, at=at, url=_request_url(exc)) from exc
     except UnicodeDecodeError as exc:  # google-genai reads a 200 leniently but an error's body strictly

@@ -405,8 +405,14 @@ class GeminiProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
+        closes = self._clients.closes
         with map_gemini_errors(
-            provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at, api_key=self._api_key
+            provider=self.name,
+            model=model.name,
+            api_key_env=self._key_named,
+            at=self._at,
+            api_key=self._api_key,
+            closed=lambda: self._clients.closes != closes,
         ):
             start = time.perf_counter()
             while True:
@@ -433,8 +439,14 @@ class GeminiProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         progress = StreamProgress(on_text)
+        closes = self._clients.closes
         with map_gemini_errors(
-            provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at, api_key=self._api_key
+            provider=self.name,
+            model=model.name,
+            api_key_env=self._key_named,
+            at=self._at,
+            api_key=self._api_key,
+            closed=lambda: self._clients.closes != closes,
         ):
             start = time.perf_counter()
             while True:

@@ -1,0 +1,63 @@
+"""A call under way when the program closes its provider (`await provider.aclose()`, as an app shutting down does):
+the connection closed under it was reported as the server's doing, "the connection to gemini at … was closed before
+its answer came …: the server, or a proxy or load balancer before it, dropped the request", and retried."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import orchestratex.providers
+from orchestratex.catalog import ModelProfile
+from orchestratex.exceptions import ProviderConnectionError
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex_gemini import GeminiProvider
+
+MODEL = ModelProfile(name="gemini:gemini-x", input_cost_per_1k=0.001, output_cost_per_1k=0.004)
+
+
+@pytest.fixture
+def silent_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A server that takes each request and never answers it."""
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local socket, not the vendor
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_call_cut_off_by_the_provider_s_own_aclose_says_so(silent_server: str, streamed: bool) -> None:
+    provider = GeminiProvider(api_key="AIza-test", base_url=silent_server)
+    request = GenerationRequest(model=MODEL, messages=[Message(role="user", content="hi")], max_output_tokens=50)
+
+    async def on_text(text: str) -> None:
+        return None
+
+    call = asyncio.ensure_future(provider.generate_stream(request, on_text) if streamed else provider.generate(request))
+    for _ in range(200):  # (until the request is sent: the client is then in use)
+        await asyncio.sleep(0.01)
+        if provider._clients._bound:
+            break
+    await asyncio.sleep(0.2)
+    await provider.aclose()
+    with pytest.raises(ProviderConnectionError) as raised:
+        await call
+    assert "cut off by the provider's own aclose()" in str(raised.value), raised.value
+    assert "dropped the request" not in str(raised.value) and not raised.value.retryable
