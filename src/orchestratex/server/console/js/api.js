@@ -12,6 +12,18 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * How long a request waits for the server's answer to begin (its status and headers; its body may take longer):
+ * a request the network never answered (a proxy or a Wi-Fi gone silent) left its button (Start, New session, Cancel)
+ * greyed out for good, with nothing said.
+ */
+export const TIMEOUT_S = 30;
+
+/** A key for `Idempotency-Key`: 32 random hex digits (`crypto.randomUUID` exists only on HTTPS and localhost). */
+export function idempotencyKey() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export class Api {
   constructor(key) {
     this.key = key;
@@ -19,18 +31,23 @@ export class Api {
     this.onUnauthorized = () => {};
   }
 
-  async request(method, path, body) {
-    const headers = { Authorization: `Bearer ${this.key}`, Accept: "application/json" };
-    const init = { method, headers, cache: "no-store" };
+  async request(method, path, body, extraHeaders = {}) {
+    const headers = { ...extraHeaders, Authorization: `Bearer ${this.key}`, Accept: "application/json" };
+    const abort = new AbortController();
+    const init = { method, headers, cache: "no-store", signal: abort.signal };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
     let response;
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_S * 1000);
     try {
       response = await fetch(`${ROOT}${path}`, init);
     } catch (err) {
+      if (abort.signal.aborted) throw new ApiError(0, `the server did not answer within ${TIMEOUT_S} s`);
       throw new ApiError(0, `the server cannot be reached (${err.message})`);
+    } finally {
+      clearTimeout(timer); // (an answer has begun: its body may take its time, a long list of threads)
     }
     const text = await response.text();
     let data = null;
@@ -55,8 +72,8 @@ export class Api {
     return this.request("GET", path);
   }
 
-  post(path, body) {
-    return this.request("POST", path, body);
+  post(path, body, headers) {
+    return this.request("POST", path, body, headers);
   }
 
   /** Every session of the user from the `from`-th on, oldest first (the API lists oldest first: read to the end). */
@@ -112,8 +129,9 @@ export class Api {
     return this.post("/api/threads/", { session_id: sessionId, original_prompt: prompt, domain: domain || null });
   }
 
-  start(threadId, settings) {
-    return this.post("/api/orchestration/start", { thread_id: threadId, settings });
+  /** Start an orchestration; `key` (`Idempotency-Key`): the same start sent again answers the one it started. */
+  start(threadId, settings, key) {
+    return this.post("/api/orchestration/start", { thread_id: threadId, settings }, { "Idempotency-Key": key });
   }
 }
 

@@ -1,6 +1,6 @@
 // The console: log in with an API key, browse the user's sessions, follow orchestrations live, start one.
 
-import { Api, ApiError, EventStream } from "./api.js";
+import { Api, ApiError, EventStream, idempotencyKey } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderEarlyStop, renderEvent, renderOverage, renderVerdicts } from "./feed.js";
@@ -609,7 +609,12 @@ async function cancelShown() {
   } catch (err) {
     if (state.api !== api || state.watching !== orchestrationId) return;
     // (409: it ended on its own meanwhile, and its last event is on its way)
-    error.textContent = err instanceof ApiError && err.status === 409 ? err.message : `It could not be cancelled: ${err.message}`;
+    error.textContent =
+      err instanceof ApiError && err.status === 409
+        ? err.message
+        : err instanceof ApiError && err.status === 0 // (it may have reached the server: its last event then says so)
+          ? `It may not have been cancelled: ${err.message}. Press Cancel again.`
+          : `It could not be cancelled: ${err.message}`;
   }
 }
 
@@ -736,16 +741,33 @@ async function checkModels(models) {
  */
 let creating = null;
 
-/** The thread made for a start the server then refused: the next start of the same prompt uses it again. */
+/**
+ * The thread made for a start the server then refused or did not answer, and the start's `Idempotency-Key`: the next
+ * start of the same prompt uses the thread again, and of the same settings the key too, so that a start whose answer
+ * was lost (the network gone silent), sent again, answers the orchestration it started rather than start a second.
+ */
 let unstarted = null;
 
-async function threadFor(prompt, domain) {
+async function threadFor(prompt, domain, settings) {
   const wanted = { sessionId: state.sessionId, prompt, domain };
-  if (unstarted && Object.entries(wanted).every(([k, v]) => unstarted[k] === v)) return unstarted.threadId;
+  const asked = JSON.stringify(settings);
+  if (unstarted && Object.entries(wanted).every(([k, v]) => unstarted[k] === v)) {
+    if (unstarted.settings !== asked) Object.assign(unstarted, { settings: asked, key: idempotencyKey() });
+    return unstarted;
+  }
   const thread = await state.api.createThread(state.sessionId, prompt, domain);
   if (state.sessionId === wanted.sessionId) state.threadIds.add(thread._id);
-  unstarted = { ...wanted, threadId: thread._id };
-  return thread._id;
+  unstarted = { ...wanted, threadId: thread._id, settings: asked, key: idempotencyKey() };
+  return unstarted;
+}
+
+/** Why a start the server did not answer (a timeout, the connection lost) may have started all the same. */
+function unanswered(err) {
+  const what = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+  return new Error(
+    `${what}, so whether the orchestration started is not known. Press Start again, the prompt and settings ` +
+      "unchanged, to ask: the server does not start it twice.",
+  );
 }
 
 /**
@@ -817,8 +839,12 @@ async function start(form, prompt) {
     const sessionId = state.sessionId;
     let doc;
     try {
-      const threadId = await threadFor(prompt, form.elements.domain.value);
-      doc = await state.api.start(threadId, settings);
+      const { threadId, key } = await threadFor(prompt, form.elements.domain.value, settings);
+      try {
+        doc = await state.api.start(threadId, settings, key);
+      } catch (err) {
+        throw err instanceof ApiError && err.status === 0 ? unanswered(err) : err;
+      }
     } catch (err) {
       throw (await inactiveSession(err)) ?? err;
     }
@@ -888,7 +914,11 @@ function init() {
       try {
         await making;
       } catch (err) {
-        if (state.api === api) byId("sessions-error").textContent = err.message;
+        if (state.api !== api) return;
+        byId("sessions-error").textContent =
+          err instanceof ApiError && err.status === 0
+            ? `No new session is shown: ${err.message}. It may have been made all the same: reload the page to see.`
+            : err.message;
       } finally {
         if (creating === making) creating = null;
       }
