@@ -1,23 +1,44 @@
 """A call under way when the program closes its provider (`await provider.aclose()`, as an app shutting down does):
 the connection closed under it was reported as the server's doing, "the connection to anthropic at … was closed before
-its answer came …: the server, or a proxy or load balancer before it, dropped the request", and retried."""
+its answer came …: the server, or a proxy or load balancer before it, dropped the request", and retried. Each adapter
+(OpenAI's through Ollama's, Anthropic's, Gemini's) now says its own aclose() cut it off, and does not retry it."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 import orchestratex.providers
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import ProviderConnectionError
-from orchestratex.providers import GenerationRequest, Message
-from orchestratex_anthropic import AnthropicProvider
+from orchestratex.providers import GenerationRequest, Message, Provider
 
-MODEL = ModelProfile(name="anthropic:claude-x", input_cost_per_1k=0.003, output_cost_per_1k=0.015)
+pytest.importorskip("orchestratex_openai")
+pytest.importorskip("orchestratex_anthropic")
+pytest.importorskip("orchestratex_gemini")
+
+from orchestratex_anthropic import AnthropicProvider
+from orchestratex_gemini import GeminiProvider
+from orchestratex_openai import OllamaProvider
+
+ADAPTERS: dict[str, tuple[ModelProfile, Callable[[str], Provider]]] = {
+    "anthropic": (
+        ModelProfile(name="anthropic:claude-x", input_cost_per_1k=0.003, output_cost_per_1k=0.015),
+        lambda url: AnthropicProvider(api_key="sk-ant-test", base_url=url),
+    ),
+    "gemini": (
+        ModelProfile(name="gemini:gemini-x", input_cost_per_1k=0.001, output_cost_per_1k=0.004),
+        lambda url: GeminiProvider(api_key="AIza-test", base_url=url),
+    ),
+    "ollama": (
+        ModelProfile(name="ollama:llama3.2", cost_per_1k_tokens=0),
+        lambda url: OllamaProvider(base_url=f"{url}/v1"),
+    ),
+}
 
 
 @pytest.fixture
@@ -42,10 +63,14 @@ def silent_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         conn.close()
 
 
+@pytest.mark.parametrize("adapter", sorted(ADAPTERS))
 @pytest.mark.parametrize("streamed", [False, True])
-async def test_a_call_cut_off_by_the_provider_s_own_aclose_says_so(silent_server: str, streamed: bool) -> None:
-    provider = AnthropicProvider(api_key="sk-ant-test", base_url=silent_server)
-    request = GenerationRequest(model=MODEL, messages=[Message(role="user", content="hi")], max_output_tokens=50)
+async def test_a_call_cut_off_by_the_provider_s_own_aclose_says_so(
+    silent_server: str, adapter: str, streamed: bool
+) -> None:
+    model, make = ADAPTERS[adapter]
+    provider = make(silent_server)
+    request = GenerationRequest(model=model, messages=[Message(role="user", content="hi")], max_output_tokens=50)
 
     async def on_text(text: str) -> None:
         return None
@@ -53,7 +78,7 @@ async def test_a_call_cut_off_by_the_provider_s_own_aclose_says_so(silent_server
     call = asyncio.ensure_future(provider.generate_stream(request, on_text) if streamed else provider.generate(request))
     for _ in range(200):  # (until the request is sent: the client is then in use)
         await asyncio.sleep(0.01)
-        if provider._clients._bound:
+        if provider._clients._bound:  # type: ignore[attr-defined]
             break
     await asyncio.sleep(0.2)
     await provider.aclose()
