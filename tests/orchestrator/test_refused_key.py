@@ -64,3 +64,17 @@ async def test_a_run_of_one_provider_whose_key_is_refused_fails_after_one_call_s
         "1 model failed in this run; the other models of a provider that rejected the API key were not asked; the"
         f" last failure: {asked[0][0]}: AuthenticationError: {_REFUSED}"
     )
+
+
+async def test_a_judge_whose_key_is_refused_is_followed_by_a_judge_of_another_provider() -> None:
+    """The author's answer went to a judge of another family first, whose key was refused: the spare judge asked then
+    was the same provider's next model (refused as well, a call more), and the run failed "no judge produced a
+    verdict" though a model of the author's provider could judge."""
+    asked: list[tuple[str, str]] = []
+    models = [*_keyed("x", "y"), *catalog("a", "b", quality={"a": 7.0, "b": 6.0})]
+    orch = _orchestrator(asked, models, evaluator=LLMJudgeEvaluator(panel_size=1))
+    result = await orch.run("What is six times seven?", max_iterations=1, preferred_models=["function:a"])
+    assert result.status == "completed" and result.final_model == "function:a", result.orchestration.error
+    judges = [name for name, purpose in asked if purpose == "judge"]
+    assert judges[0].startswith("keyed:") and judges[1:] == ["function:b"], asked
+    await orch.aclose()

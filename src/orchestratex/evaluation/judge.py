@@ -350,9 +350,11 @@ class LLMJudgeEvaluator(Evaluator):
         verdicts = _verdicts(await self._ask(task, panel, response.text))
         if not any(v.score is not None for v in verdicts) and not _all_budget(verdicts):
             # the whole panel failed (an unparseable verdict, a timeout): the answer is paid for, so the next judges
-            # offered are asked once before the evaluation fails (each call reserves: the budget still holds)
-            asked = {j.name for j in panel}
-            spare = self.choose_judges(replace(task, judges=[j for j in task.judges if j.name not in asked]))
+            # offered are asked once before the evaluation fails (each call reserves: the budget still holds); still
+            # offered (the orchestrator's `call.may_judge`), not a judge ruled out since: its provider refused the key
+            asked, may_judge = {j.name for j in panel}, getattr(task.call, "may_judge", None)
+            rest = [j for j in task.judges if j.name not in asked and (may_judge is None or may_judge(j))]
+            spare = self.choose_judges(replace(task, judges=rest))
             if spare:
                 verdicts += _verdicts(await self._ask(task, spare, response.text))
         scored = [v for v in verdicts if v.score is not None]

@@ -811,6 +811,12 @@ class _JudgeCall:
         """The output cap `__call__` gives `judge`'s request (its learned cap)."""
         return self.run.planner.judge_cap(judge)
 
+    def may_judge(self, judge: ModelProfile) -> bool:
+        """Whether `judge`, offered with the task, may still judge: not ruled out since (its provider rejected the API
+        key to another judge of the panel, its circuit opened). `LLMJudgeEvaluator` asks it of its spare panel."""
+        run = self.run
+        return judge.name not in run.not_judging and run.circuit.allows(judge.name)
+
     def unreadable(self, judge: ModelProfile, generation: Generation) -> str | None:
         """`judge` answered with a verdict that could not be read (no score, a score out of range): it judges no more
         in the run (it may still answer), as a judge whose call failed; returns what its verdict's error adds. Not
