@@ -148,10 +148,6 @@ export class EventStream {
     this.onEvent = onEvent;
     this.onState = onState;
     this.lastSeq = 0;
-    /** Whether the next connection asks for every stored event (`since=0`), not those after `lastSeq` (`restart`). */
-    this.fromStart = false;
-    /** Called as a `restart`ed stream opens, before its first event: what was shown of the session is to go. */
-    this.onRestart = () => {};
     this.closed = false;
     this.retryMs = 500;
     this.socket = null;
@@ -162,7 +158,7 @@ export class EventStream {
    * the network down) to the devtools console, and proxies log URLs; the key goes in a subprotocol (`protocols`). */
   url() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = new URLSearchParams({ since: String(this.fromStart ? 0 : this.lastSeq) });
+    const query = new URLSearchParams({ since: String(this.lastSeq) });
     return `${scheme}://${location.host}${ROOT}/ws/${encodeURIComponent(this.sessionId)}?${query}`;
   }
 
@@ -175,18 +171,12 @@ export class EventStream {
   open() {
     if (this.closed) return;
     this.onState("connecting", "Connecting to the live stream…");
-    const fromStart = this.fromStart; // (what this connection asks for: a `restart` may come while it connects)
     const socket = new WebSocket(this.url(), this.protocols());
     this.socket = socket;
     let opened = false;
     socket.addEventListener("open", () => {
       opened = true;
       this.retryMs = 500;
-      this.fromStart = false; // (opened after `lastSeq`: that position is the server's, and nothing is to restart)
-      if (fromStart) {
-        this.lastSeq = 0;
-        this.onRestart();
-      }
       this.onState("open", "Live: events appear as they happen.");
     });
     socket.addEventListener("message", (message) => {
@@ -218,16 +208,6 @@ export class EventStream {
       else this.onState("refused", `The live stream could not be opened; ${again}`);
       this.timer = setTimeout(() => this.open(), wait);
     });
-  }
-
-  /**
-   * Ask for every stored event at the next connection: the server refuses a `since` past its last event (422 at the
-   * handshake, which a browser is not told), as after its store was rolled back (restored from a backup) below events
-   * the page had received; every reconnection was refused, and the page never recovered.
-   */
-  restart() {
-    const open = this.socket !== null && this.socket.readyState === WebSocket.OPEN; // (the position was good)
-    if (this.lastSeq > 0 && !open) this.fromStart = true;
   }
 
   close() {

@@ -289,23 +289,7 @@ function selectSession(sessionId) {
       if (what === "refused") explainRefusal(sessionId, change);
     },
   });
-  state.stream.onRestart = () => reshow(sessionId);
   state.stream.open();
-}
-
-/**
- * Show the session again from the events its stream now replays (`EventStream.restart`): the runs shown may hold
- * events the server no longer has, and its new events reuse their `seq`. The run picked stays picked.
- */
-function reshow(sessionId) {
-  if (state.sessionId !== sessionId) return;
-  if (!state.follow && state.watching) state.pinned = state.watching;
-  state.runs = new Map();
-  state.watching = null;
-  fill(byId("feed"));
-  fill(byId("verdicts"));
-  byId("live-view").hidden = true;
-  drawRuns();
 }
 
 /**
@@ -328,12 +312,8 @@ function explainRefusal(sessionId, change) {
   const stale = () => state.sessionId !== sessionId || state.streamChanges !== change;
   const shown = (text) => stale() || setText(byId("stream-error"), `${text} The console keeps trying.`);
   const refused = "The server refused the live stream of this session, so its orchestrations are not shown";
-  const stream = state.stream;
   state.api.session(sessionId).then(
-    () => {
-      // (the session is there, the server up and the key good: the position asked for may be past what the server
-      // has, its store rolled back below the events shown; the next try takes every event it has)
-      if (state.stream === stream) stream.restart();
+    () =>
       shown(
         streamOpened
           ? `${refused}: this user may already hold as many streams as the server allows (other tabs, other ` +
@@ -342,8 +322,7 @@ function explainRefusal(sessionId, change) {
               "the stream carries it in its Sec-WebSocket-Protocol header, which the proxy must pass on (and " +
               "WebSockets: the Upgrade and Connection headers). Else this user may already hold as many streams " +
               "as the server allows (other tabs, other programs: close some).",
-      );
-    },
+      ),
     (err) => {
       if (!(err instanceof ApiError && err.status === 401)) shown(`The live stream cannot be opened: ${err.message}.`);
     },
