@@ -52,7 +52,7 @@ from ._errors import ApiError, clipped, error_response, invalid, library_respons
 from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
-from ._ws_backlog import backlog_taken
+from ._ws_backlog import backlog_gone, backlog_taken
 
 __all__ = ["CLOSE_KEY_REVOKED", "CLOSE_SESSION_ENDED", "CLOSE_TOO_SLOW", "install_not_found", "router"]
 
@@ -239,6 +239,7 @@ async def _serve(
             await asyncio.wait_for(
                 websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 1
             )
+            await backlog_gone(websocket.scope, 1)  # (the close is queued behind what the kernel holds for it)
             closed = True
         if not closed:  # the client does not take even the close: drop what it left unsent
             abort_connection(websocket.scope)
@@ -258,6 +259,7 @@ async def _close(websocket: WebSocket, state: ServerState, code: int, reason: st
     try:
         await backlog_taken(websocket.scope, timeout_s)
         await asyncio.wait_for(websocket.close(code, reason), timeout_s)
+        await backlog_gone(websocket.scope, timeout_s)  # (the kernel took megabytes the client may never read)
     except Exception:  # (it did not take its backlog, or is gone already)
         abort_connection(websocket.scope)
 

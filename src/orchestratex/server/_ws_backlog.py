@@ -15,12 +15,12 @@ The backlog is what the connection's buffer holds plus what the kernel has not y
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._protocol import MIN_TAKEN_BYTES, backlog_of, transport_of
 
-__all__ = ["backlog_taken"]
+__all__ = ["backlog_gone", "backlog_taken"]
 
 _CHECK_S = 0.05
 """How often the backlog is looked at while it drains."""
@@ -35,12 +35,31 @@ async def backlog_taken(scope: Mapping[str, Any], timeout_s: float) -> None:
     if transport is None:
         return
     low, _ = transport.get_write_buffer_limits()  # (uvicorn's sends go on once the buffer is down to `low`)
-    if transport.get_write_buffer_size() <= low:
+    await _drained(transport, lambda: transport.get_write_buffer_size() <= low, timeout_s)
+
+
+async def backlog_gone(scope: Mapping[str, Any], timeout_s: float) -> None:
+    """Return once the client of the WebSocket connection of `scope` has taken all it was sent, the kernel's share
+    included (a closing frame: what is sent last); `TimeoutError` when it took less than `MIN_TAKEN_BYTES` of it
+    within `timeout_s`. The kernel takes megabytes for a client (its send buffer grows to `net.ipv4.tcp_wmem`'s
+    largest, 4 MB by default), so a close frame sent behind them "succeeded" at once for a client that reads
+    nothing, and the connection then held them, ESTABLISHED, then in FIN-WAIT-1, for minutes."""
+    transport = transport_of(scope)
+    if transport is None:
+        return
+    backlog = backlog_of(transport)
+    await _drained(transport, lambda: backlog() == 0, timeout_s)
+
+
+async def _drained(transport: asyncio.Transport, done: Callable[[], bool], timeout_s: float) -> None:
+    """Wait until `done()` or the transport closes, for as long as the client takes `MIN_TAKEN_BYTES` of its backlog
+    in every `timeout_s`."""
+    if done():
         return
     backlog = backlog_of(transport)
     loop = asyncio.get_running_loop()
     mark, deadline = backlog(), loop.time() + timeout_s
-    while transport.get_write_buffer_size() > low and not transport.is_closing():
+    while not done() and not transport.is_closing():
         await asyncio.sleep(_CHECK_S)
         left = backlog()
         if mark - left >= MIN_TAKEN_BYTES:
