@@ -25,11 +25,17 @@ def restarted(server: ServerProcess, where: Path) -> ServerProcess:
     return again
 
 
+SLOW_CALLS = {**SERVER_ENV, "ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}
+"""The first server's simulated calls take their full time (0.3 to 6 s): at `SERVER_ENV`'s scale a judge's call took
+under 0.1 s, and on a loaded runner the whole run had ended before the test, told of its first answer, stopped the
+server, which then had no call in flight to abandon."""
+
+
 @pytest.fixture
 def first(tmp_path: Path) -> Iterator[Console]:
     url = f"sqlite:///{tmp_path / 'restart.db'}"
     key = create_key(url, "alice")
-    with ServerProcess(url, tmp_path, env=SERVER_ENV, name="first") as server:
+    with ServerProcess(url, tmp_path, env=SLOW_CALLS, name="first") as server:
         yield Console(server, key)
 
 
