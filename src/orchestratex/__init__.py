@@ -1,11 +1,10 @@
 """OrchestrateX: send each prompt to the most suitable LLM, have other models judge the answer, and
 refine it until it is good enough — within a budget that is never exceeded."""
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING
-
+# Nothing is imported here (not even `typing`, which loads `re`, `enum` and `contextlib`): the `orchestratex` command's
+# script imports this package before its `main()` can take a Ctrl-C, which then printed a traceback of the import
+# machinery. (mypy takes a `TYPE_CHECKING` of the module's own as `typing`'s.)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .catalog import ModelCatalog, ModelProfile
     from .domains import DOMAINS, detect_domain
@@ -129,6 +128,8 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value  # later look-ups skip this function
     return value

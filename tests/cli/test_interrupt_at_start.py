@@ -42,3 +42,46 @@ def test_ctrl_c_while_the_command_loads_is_one_line_and_130(module: str, args: l
     assert done.stderr == "orchestratex: interrupted\n"
     assert done.returncode == 130
     assert done.stdout == ""
+
+
+# The `orchestratex` script an installer writes (`from orchestratex.cli import main; sys.exit(main())`), with a
+# Ctrl-C as it loads its first module that Python had not loaded as it started: one the script's import of the
+# command brought in before `main()` could take the Ctrl-C printed a traceback and ended the process by SIGINT.
+_CTRL_C_IN_THE_SCRIPT = """
+import importlib.abc, os, signal, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] != "orchestratex":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["orchestratex", "--version"]
+from orchestratex.cli import main
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_while_the_script_imports_the_command_is_one_line_and_130() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_IN_THE_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.stderr == "orchestratex: interrupted\n"
+    assert done.returncode == 130
+    assert done.stdout == ""
+
+
+def test_the_script_imports_no_module_before_main_takes_a_ctrl_c() -> None:
+    code = (
+        "import sys\nloaded = set(sys.modules)\nfrom orchestratex.cli import main\n"
+        "print(' '.join(sorted(set(sys.modules) - loaded)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert done.stdout.split() == ["orchestratex", "orchestratex.cli"], done.stderr

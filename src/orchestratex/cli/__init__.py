@@ -1,9 +1,12 @@
 """The `orchestratex` command line: `run`, `demo`, `models`, `serve`, `keys`."""
 
-from __future__ import annotations
-
 import sys
-from collections.abc import Sequence
+
+# Only modules Python has loaded as it started (see `orchestratex/__init__.py`): the script imports this one too before
+# `main()` runs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -11,7 +14,7 @@ EXIT_INTERRUPTED = 130
 """128 + SIGINT's number, as the shell reports a command stopped by Ctrl-C."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: "Sequence[str] | None" = None) -> int:
     """Entry point of the `orchestratex` command; returns the exit code.
 
     The command's modules are imported here, not when this package is: loading them takes most of a second, and a
