@@ -390,3 +390,26 @@ def test_a_long_prompt_shows_its_start_and_the_rest_on_request(desktop: Watched,
     assert shown.evaluate("(e) => e.textContent") == prompt
     expect(shown).to_be_focused()
     assert desktop.problems() == []
+
+
+def test_a_run_picked_on_a_phone_is_brought_into_view(phone: Watched, console: Console) -> None:
+    """On a narrow screen the run shown stands above the session's list of runs, past its feed: a tap on an earlier
+    run in the list replaced that feed thousands of pixels up, and nothing in sight changed but the run's outline.
+    The run picked is now scrolled to, its heading focused."""
+    from playwright.sync_api import expect
+
+    _, (first, _second) = new_session_with_runs(
+        console, "Explain recursion", "Explain entropy", max_iterations=3, evaluation_threshold=9.9
+    )
+    page = phone.page
+    log_in(page, console)
+    page.locator(ENDED).wait_for()
+    button = page.locator(f"#orchestration-list button[data-orchestration='{first}']")
+    button.scroll_into_view_if_needed()
+    expect(page.locator("#live-title")).not_to_be_in_viewport()
+    button.tap()
+    title = page.locator("#live-title")
+    expect(title).to_have_text(f"Orchestration {first}")
+    expect(title).to_be_in_viewport()
+    expect(title).to_be_focused()
+    assert phone.problems() == []

@@ -898,7 +898,11 @@ function init() {
   });
   byId("orchestration-list").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-orchestration]");
-    if (button) watch(button.dataset.orchestration, { follow: false });
+    if (!button) return;
+    watch(button.dataset.orchestration, { follow: false });
+    // (the run picked is shown above the list on a narrow screen, thousands of pixels up past a long feed: a tap
+    // on a phone changed nothing in sight; its heading, focused, is scrolled to and read out)
+    byId("live-title").focus();
   });
   byId("older-sessions").addEventListener("click", showOlderSessions);
   byId("run-cancel").addEventListener("click", (ev) => once(ev.currentTarget, cancelShown));
