@@ -85,3 +85,46 @@ def test_the_script_imports_no_module_before_main_takes_a_ctrl_c() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
     assert done.stdout.split() == ["orchestratex", "orchestratex.cli"], done.stderr
+
+
+# A Ctrl-C that Python swallows: the handler's KeyboardInterrupt raised inside a weak reference's callback, as when it
+# lands in the one importlib runs after each module it loads (now and then, while the command loads). It
+# printed `Exception ignored in: …` and the run went on to its end.
+_CTRL_C_IN_A_CALLBACK = """
+import importlib.abc, os, signal, sys, weakref
+
+class Loaded:
+    pass
+
+def ctrl_c(ref):
+    os.kill(os.getpid(), signal.SIGINT)
+    return ref  # (the handler has run by here, inside the callback)
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "pydantic":
+            sys.meta_path.remove(self)
+            loaded = Loaded()
+            ref = weakref.ref(loaded, ctrl_c)
+            del loaded
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["orchestratex", "run", "Explain photosynthesis", "--store", "memory://"]
+from orchestratex.cli import main
+sys.exit(main())
+"""
+
+
+def test_a_ctrl_c_python_swallows_as_the_command_loads_still_stops_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_IN_A_CALLBACK],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr == "orchestratex: interrupted\n"
+    assert done.returncode == 130
+    assert done.stdout == ""
