@@ -216,3 +216,23 @@ def test_under_a_server_without_denial_responses_a_refusal_is_a_close_code_the_b
         closed = ws.receive()
     assert closed["type"] == "websocket.close" and closed["code"] == 4401
     assert closed["reason"].startswith("unknown API key")
+
+
+def test_a_since_past_the_end_is_said_to_a_browser_with_a_close_code(api: Api) -> None:
+    """A browser is told nothing of a refused handshake (no status, no body: close code 1006), so a page whose position
+    the server's store no longer has (restored from a backup) could not tell that 422 from a server restarting, and
+    asked the same position again for good. To a client offering `orchestratex` the stream opens and closes with 4422
+    and the server's reason; others still get the 422."""
+    from starlette.websockets import WebSocketDisconnect
+
+    from orchestratex.server import CLOSE_SINCE_PAST_END
+
+    sid = api.session()["_id"]
+    api.wait(api.start(api.thread(sid)["_id"], settings={"max_iterations": 1})["_id"])
+    with api.client.websocket_connect(f"/ws/{sid}?since=900", subprotocols=offered(api.keys["alice"])) as ws:
+        assert ws.accepted_subprotocol == "orchestratex"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == CLOSE_SINCE_PAST_END == 4422
+    assert closed.value.reason == f"session {sid} has no event 900: reconnect with since=0"
+    assert refusal(api, f"/ws/{sid}?since=900", [], api.alice)[0] == 422  # (without the subprotocol: as before)

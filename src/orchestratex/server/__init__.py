@@ -14,11 +14,12 @@ from ._app import ServerState, create_app
 from ._auth import Principal, hash_key, issue_api_key
 from ._openai_presets import Preset
 from ._settings import ServerSettings
-from ._ws import CLOSE_KEY_REVOKED, CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW
+from ._ws import CLOSE_KEY_REVOKED, CLOSE_SESSION_ENDED, CLOSE_SINCE_PAST_END, CLOSE_TOO_SLOW
 
 __all__ = [
     "CLOSE_KEY_REVOKED",
     "CLOSE_SESSION_ENDED",
+    "CLOSE_SINCE_PAST_END",
     "CLOSE_TOO_SLOW",
     "Preset",
     "Principal",

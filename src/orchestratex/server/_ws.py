@@ -9,7 +9,10 @@ Protocol:
   other query parameter is taken (422).
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
   new ones as they happen. Events arrive in `seq` order, each once, with no gap. An `N` the session
-  has no event of (past its end) is refused with 422.
+  has no event of (past its end) is refused with 422; to a client that offered the `orchestratex` subprotocol (a
+  browser, which is told nothing of a refused handshake) the stream opens and closes at once with 4422
+  (`CLOSE_SINCE_PAST_END`): its position is of another stream (the store restored from a backup since), and
+  reconnecting with `since=0` takes every event the session has now.
 - After `heartbeat_s` seconds without an event the server sends
   `{"type": "heartbeat", "session_id": ..., "seq": <last seq sent>, "timestamp": ...}`.
 - Once the session has ended (`completed` or `cancelled`) and none of its orchestrations is still running, no
@@ -54,7 +57,14 @@ from ._keys import watch_key
 from ._protocol import abort_connection
 from ._ws_backlog import backlog_gone, backlog_taken
 
-__all__ = ["CLOSE_KEY_REVOKED", "CLOSE_SESSION_ENDED", "CLOSE_TOO_SLOW", "install_not_found", "router"]
+__all__ = [
+    "CLOSE_KEY_REVOKED",
+    "CLOSE_SESSION_ENDED",
+    "CLOSE_SINCE_PAST_END",
+    "CLOSE_TOO_SLOW",
+    "install_not_found",
+    "router",
+]
 
 CLOSE_TOO_SLOW = 4008
 """Close code for a subscriber whose queue overflowed: reconnect with `since`."""
@@ -62,6 +72,11 @@ CLOSE_KEY_REVOKED = 1008
 """Close code (policy violation) for a socket whose API key was revoked."""
 CLOSE_SESSION_ENDED = 1000
 """Close code (normal closure) once the session has ended and every event of it was sent."""
+CLOSE_SINCE_PAST_END = 4422
+"""Close code, right after the handshake, for a `since` past the session's last event asked by a client that offered
+the `orchestratex` subprotocol (others get 422 at the handshake): a browser is told nothing of a refused handshake, so
+a page whose events the store no longer has (restored from a backup) could not tell this refusal from a server
+restarting, and retried the same position for good. Reconnect with `since=0`."""
 
 _PAGE = 500
 _REPLAY_FIRST = 8
@@ -191,7 +206,16 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         since = _since(websocket)
         await load_session(state, principal, session_id)  # (404 unless the key's user may read it)
         await state.rate.hit(session_id)
-        await _check_since(state, session_id, since)
+        try:
+            await _check_since(state, session_id, since)
+        except ApiError:
+            if subprotocol != WS_SUBPROTOCOL:
+                raise
+            await websocket.accept(subprotocol)  # (said in a way a browser is told: a close code and its reason)
+            await websocket.close(
+                CLOSE_SINCE_PAST_END, f"session {session_id} has no event {since}: reconnect with since=0"
+            )
+            return
         state.streams.open(principal.user_id)  # (the key's user: an admin's streams are the admin's)
     except ApiError as exc:
         await _refuse(websocket, exc.status_code, str(exc.detail), rate_headers(exc.headers), exc.body_extra())

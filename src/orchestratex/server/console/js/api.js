@@ -136,9 +136,18 @@ export class Api {
 }
 
 /**
+ * The close code of a stream whose `since` is past the session's last event: the server's store has lost events the
+ * page received (restored from a backup). A browser is told nothing of a refused handshake, and this refusal could not
+ * be told from a server restarting; the server says it with this code to a client offering the `orchestratex`
+ * subprotocol.
+ */
+const CLOSE_SINCE_PAST_END = 4422;
+
+/**
  * A session's events over `/ws/{session_id}`: the stored ones first, then live ones. On a drop it
  * reconnects with `since=<last seq received>`, so no event is lost or repeated; a close with 1000 means
- * the session has ended and it stops. A socket that never opened reports the state "refused": the browser tells
+ * the session has ended and it stops; with 4422, that the server has no longer the events received, and it takes
+ * every event the server has from the start. A socket that never opened reports the state "refused": the browser tells
  * nothing of a refused handshake (no status, no body, close code 1006), so why is for the caller to find out.
  */
 export class EventStream {
@@ -148,6 +157,9 @@ export class EventStream {
     this.onEvent = onEvent;
     this.onState = onState;
     this.lastSeq = 0;
+    /** Called when the server no longer has the events received (`CLOSE_SINCE_PAST_END`), before it replays what it
+     * has: what was shown of the session is to go. */
+    this.onRestart = () => {};
     this.closed = false;
     this.retryMs = 500;
     this.socket = null;
@@ -195,6 +207,15 @@ export class EventStream {
       if (close.code === 1000) {
         // the session has ended and every event was sent: reconnecting would only be closed again
         this.onState("ended", "The session has ended: every event is shown.");
+        return;
+      }
+      if (close.code === CLOSE_SINCE_PAST_END && this.lastSeq > 0) {
+        // (the same position asked again was refused for good, the page saying a proxy or a limit was to blame)
+        this.lastSeq = 0;
+        this.onRestart();
+        this.onState("restart", "The server no longer has every event shown (its store restored from a backup?): " +
+          "showing the session as it has it now…");
+        this.timer = setTimeout(() => this.open(), 0);
         return;
       }
       const wait = this.retryMs;

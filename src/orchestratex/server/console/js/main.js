@@ -289,7 +289,25 @@ function selectSession(sessionId) {
       if (what === "refused") explainRefusal(sessionId, change);
     },
   });
+  state.stream.onRestart = () => reshow(sessionId);
   state.stream.open();
+}
+
+/**
+ * Forget what was shown of the session, whose events the stream replays from the start (`EventStream.onRestart`):
+ * the runs shown may hold events the server no longer has, and its new events reuse their `seq`. The run picked stays
+ * picked, and is shown again as its events come.
+ */
+function reshow(sessionId) {
+  if (state.sessionId !== sessionId) return;
+  if (!state.follow && state.watching) state.pinned = state.watching;
+  state.runs = new Map();
+  state.watching = null;
+  fill(byId("feed"));
+  fill(byId("verdicts"));
+  byId("live-view").hidden = true;
+  drawTitle();
+  drawRuns();
 }
 
 /**
