@@ -777,3 +777,21 @@ def test_the_cli_pages_transcripts_start_in_the_domain_run_detects() -> None:
     ]
     assert shown, "no page shows a run's transcript"
     assert [(prompt, domain) for prompt, domain in shown if detect_domain(prompt) != domain] == []
+
+
+def test_the_events_page_names_the_class_of_each_event() -> None:
+    """docs/events.md listed the six events by their `type` only: `OrchestrationStarted`, `EvaluationCompleted`, … (what
+    `from orchestratex import …` offers, what `isinstance` and a `match` statement take, and what a type checker narrows
+    `Event` to) and `EventHandler` (a handler's type) were on no page but the API reference. Each row of the page's
+    table now names its event's class beside its `type`, and the handlers' section its type."""
+    import typing
+
+    import orchestratex
+    from orchestratex import events
+
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z_]+)` \(`(\w+)`\) \|", text, re.M)}
+    classes = typing.get_args(typing.get_args(events.Event)[0])
+    assert {cls.model_fields["type"].default: cls.__name__ for cls in classes} == rows
+    assert all(getattr(orchestratex, cls.__name__) is cls for cls in classes)  # (as the page says: importable)
+    assert "`EventHandler`" in text.split("## Handlers", 1)[1].split("##", 1)[0]
