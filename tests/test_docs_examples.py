@@ -1,7 +1,8 @@
 """Every Python example in the README and docs runs, so none can go stale.
 
 A block preceded by a line `<!-- not-run: reason -->` is skipped (e.g. it needs a real API key or
-a running MongoDB); everything else is executed with simulated models and no latency.
+a running MongoDB); everything else is executed with simulated models and no latency. The blocks that need
+`orchestratex serve` are run against a real one (`test_the_blocks_that_need_a_server_run_against_orchestratex_serve`).
 """
 
 from __future__ import annotations
@@ -795,3 +796,47 @@ def test_the_events_page_names_the_class_of_each_event() -> None:
     assert {cls.model_fields["type"].default: cls.__name__ for cls in classes} == rows
     assert all(getattr(orchestratex, cls.__name__) is cls for cls in classes)  # (as the page says: importable)
     assert "`EventHandler`" in text.split("## Handlers", 1)[1].split("##", 1)[0]
+
+
+SERVED = "not-run: needs `orchestratex serve` on 127.0.0.1:8000"
+"""The reason that leaves a block to `test_the_blocks_that_need_a_server_run_against_orchestratex_serve`."""
+
+
+def _served_blocks() -> dict[str, str]:
+    """Each page's blocks that need a server, joined in page order (the openai SDK's streaming block uses the `client`
+    of the block before it, as a reader running them in turn has it)."""
+    found: dict[str, str] = {}
+    for path in DOCS:
+        text = "\n" + path.read_text(encoding="utf-8")
+        for match in BLOCK.finditer(text):
+            if SERVED in match.group("before"):
+                where = str(path.relative_to(ROOT))
+                found[where] = found.get(where, "") + match.group("code")
+    return found
+
+
+@pytest.mark.slow
+def test_the_blocks_that_need_a_server_run_against_orchestratex_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/openai-compatible.md's openai SDK blocks and docs/server.md's httpx + websockets client were left out of the
+    runs above (they need a server), so nothing checked them as written: each page's are run here against a real
+    `orchestratex serve`, with its port for 8000 and a key the CLI made for `ox_...`."""
+    from .server.server_process import ServerProcess, create_key
+
+    blocks = _served_blocks()
+    assert set(blocks) == {"docs/openai-compatible.md", "docs/server.md"}, sorted(blocks)
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    monkeypatch.chdir(tmp_path)
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
+        for where, code in blocks.items():
+            assert code.count("127.0.0.1:8000") >= 1 and code.count('"ox_..."') == 1, where
+            code = code.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}").replace('"ox_..."', repr(key))
+            exec(compile(code, where, "exec", dont_inherit=True), {"__name__": "__docs__"})
+            printed = capsys.readouterr().out.splitlines()
+            if where == "docs/server.md":  # each event of the run, its last the run's end
+                assert printed[0] == "1 orchestration_started" and printed[-1].endswith("orchestration_completed")
+            else:  # the answer, its model, its tokens, the extension field; then the streamed answer
+                extension = next(line for line in printed if line.startswith("{'orchestration_id': "))
+                assert "'status': 'completed'" in extension and printed[-1].startswith("[simulated by OrchestrateX")
