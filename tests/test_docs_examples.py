@@ -840,3 +840,24 @@ def test_the_blocks_that_need_a_server_run_against_orchestratex_serve(
             else:  # the answer, its model, its tokens, the extension field; then the streamed answer
                 extension = next(line for line in printed if line.startswith("{'orchestration_id': "))
                 assert "'status': 'completed'" in extension and printed[-1].startswith("[simulated by OrchestrateX")
+
+
+def test_the_routing_pages_fitted_router_line_runs_as_written_on_the_file_the_page_saves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/routing.md's "Choosing a threshold" ends with `Orchestrator(router=FittedRouter.load("router.npz"), …)`,
+    left out of the runs (it needs a router file) and written without its imports: copied into a script, or after the
+    page's block that saves router.npz (which imports FittedRouter but not Orchestrator), it failed with `NameError:
+    name 'Orchestrator' is not defined`. It is run here, as a script of its own, on the file that block saves."""
+    from orchestratex.routing.fitted import FittedRouter
+
+    blocks = list(BLOCK.finditer("\n" + (ROOT / "docs" / "routing.md").read_text(encoding="utf-8")))
+    (line,) = [m.group("code") for m in blocks if 'FittedRouter.load("router.npz"), max_iterations' in m.group("code")]
+    saves = next(m.group("code") for m in blocks if 'router.save("router.npz")' in m.group("code"))
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(saves, "docs/routing.md", "exec", dont_inherit=True), {"__name__": "__docs__"})
+    scope: dict[str, Any] = {"__name__": "__docs__"}
+    exec(compile(line, "docs/routing.md", "exec", dont_inherit=True), scope)
+    assert isinstance(scope["orchestrator"].router, FittedRouter)
+    assert scope["orchestrator"].run_sync("Q7\n\nwhat colour is the sky").status == "completed"
