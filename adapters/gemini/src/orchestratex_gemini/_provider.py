@@ -461,7 +461,9 @@ class GeminiProvider(Provider):
                 except errors.ClientError as exc:  # (a stream's refusal comes as its first chunk is read)
                     if progress.chars or not self._adapted(request, args, exc):
                         raise
-                except _TRANSPORT as exc:  # (a reset, a read timeout once chunks came: not "cannot reach", it answered)
+                # (a reset, a read timeout once chunks came: not "cannot reach", it answered; aiohttp's timeout, the
+                # request's whole time run out, is a `TimeoutError` and not one of its `ClientError`s)
+                except (*_TRANSPORT, *_TIMEOUTS) as exc:
                     if counted is None or not counted.arrived:
                         raise
                     raise broken_stream(
