@@ -48,7 +48,9 @@ _TRANSPORT: tuple[type[BaseException], ...] = (
     # request's all the same, which google-genai lets through raw, and the run failed with them, no other model tried)
     (httpx2.RequestError,) + ((httpx.RequestError,) if httpx else ()) + ((aiohttp.ClientError,) if aiohttp else ())
 )
-_PROXY: tuple[type[BaseException], ...] = (httpx2.ProxyError,) + ((httpx.ProxyError,) if httpx else ())
+_PROXY: tuple[type[BaseException], ...] = (
+    (httpx2.ProxyError,) + ((httpx.ProxyError,) if httpx else ()) + ((aiohttp.ClientHttpProxyError,) if aiohttp else ())
+)
 _UNPARSED: tuple[type[BaseException], ...] = tuple(
     error for error in (getattr(errors, "UnknownApiResponseError", None),) if isinstance(error, type)
 )
@@ -203,6 +205,7 @@ def map_gemini_errors(
     at: str = "",
     api_key: str | None = None,
     closed: Callable[[], bool] | None = None,
+    base_url: str | None = None,
 ) -> Iterator[None]:
     """Translate every exception google-genai (or the response mapping) raises into the OrchestrateX tree.
 
@@ -211,6 +214,8 @@ def map_gemini_errors(
     for a gateway or proxy `GOOGLE_GEMINI_BASE_URL` names: "cannot reach gemini" read as Google's API being down).
     Where an error answer quotes `api_key` (the key the calls carry, as a gateway may), the error shows `***` instead.
     A connection lost once `closed()` says the provider's own `aclose()` closed its client is said so, not retried.
+    `base_url` stands for the request's URL where the HTTP library's error does not carry it (aiohttp's), so that a
+    connection error names the proxy the request went through.
     """
     try:
         yield
@@ -226,7 +231,8 @@ def map_gemini_errors(
         if closed is not None and closed():
             raise cut_off(provider=provider, model=model, at=at) from exc
         proxy = isinstance(exc, _PROXY)
-        raise connection_error(exc, provider=provider, model=model, proxy=proxy, at=at, url=_request_url(exc)) from exc
+        url = _request_url(exc) or base_url
+        raise connection_error(exc, provider=provider, model=model, proxy=proxy, at=at, url=url) from exc
     except UnicodeDecodeError as exc:  # google-genai reads a 200 leniently but an error's body strictly
         raise MalformedResponse(
             f"{provider} answered an HTTP error whose body is not UTF-8 (google-genai reads neither it nor its"

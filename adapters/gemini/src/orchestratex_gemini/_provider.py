@@ -413,6 +413,7 @@ class GeminiProvider(Provider):
             at=self._at,
             api_key=self._api_key,
             closed=lambda: self._clients.closes != closes,
+            base_url=self.base_url,
         ):
             start = time.perf_counter()
             while True:
@@ -447,6 +448,7 @@ class GeminiProvider(Provider):
             at=self._at,
             api_key=self._api_key,
             closed=lambda: self._clients.closes != closes,
+            base_url=self.base_url,
         ):
             start = time.perf_counter()
             while True:
