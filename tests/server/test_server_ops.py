@@ -182,7 +182,7 @@ def test_a_run_whose_end_the_store_missed_is_counted_once_when_it_ends(make_api:
     never happened, which an alert on failed runs fired on — and once as it really ended."""
     store = EndLost()
     store.failures = 12  # (the 6 tries of its last commit, then the 6 of its `error` ending: all refused)
-    api = make_api(store, lease_ttl_s=0.5, resume_interval_s=0.1)
+    api = make_api(store, lease_ttl_s=1.0, resume_interval_s=0.1)
     sid = api.session()["_id"]
     run = api.start(api.thread(sid)["_id"], settings={"max_iterations": 1})
     assert api.wait(run["_id"])["status"] == "completed"

@@ -51,6 +51,41 @@ def test_serve_refuses_an_infinite_lease_in_one_line_naming_the_variable(tmp_pat
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "shortest"),
+    [
+        ("LEASE_TTL_S", "0.001", "1"),
+        ("RESUME_INTERVAL_S", "0.0005", "0.05"),
+        ("POLL_INTERVAL_S", "0.001", "0.01"),
+        ("HEARTBEAT_S", "1e-4", "0.05"),
+        ("WS_AUTH_CHECK_S", "0.01", "0.05"),
+    ],
+)
+def test_an_interval_too_short_to_serve_with_is_refused_saying_the_shortest(
+    name: str, value: str, shortest: str
+) -> None:
+    """`ORCHESTRATEX_LEASE_TTL_S=0.001` was taken: the idle server looked for runs to resume every half millisecond
+    and spun on the store (about half a core of this machine), and renewed each run's lease every third of that."""
+    with pytest.raises(ConfigurationError) as caught:
+        ServerSettings.from_env({f"ORCHESTRATEX_{name}": value})
+    assert str(caught.value).startswith(
+        f"ORCHESTRATEX_{name}: {float(value):g} s is too short: give at least {shortest} s ("
+    )
+    ServerSettings.from_env({f"ORCHESTRATEX_{name}": shortest})  # (the shortest is taken)
+
+
+def test_serve_refuses_a_lease_of_a_millisecond_in_one_line(tmp_path: Path) -> None:
+    env = child_env({"ORCHESTRATEX_LEASE_TTL_S": "0.001"})
+    args = [*CLI, "serve", "--port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'ox.db'}"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "orchestratex: error: ORCHESTRATEX_LEASE_TTL_S: 0.001 s is too short: give at least 1 s (a running"
+        " orchestration's lease is renewed every third of it, one store write each: a shorter one lapses at the first"
+        " slow write, and another server takes the run over)"
+    ]
+
+
 def test_a_named_value_is_taken_in_any_case() -> None:
     """`ORCHESTRATEX_METRICS=Open` was refused ("Input should be 'admin', 'key', 'open' or 'off', not 'Open'"), though
     the on/off variables take theirs in any case and white space around it was taken."""

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ..exceptions import ConfigurationError
 from ..telemetry._settings import FLAG_VALUES
@@ -20,6 +20,20 @@ _ENV_PREFIX = "ORCHESTRATEX_"
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?", re.IGNORECASE)
 """What a browser sends as `Origin` (and CORS compares as a whole string): `https://*.example.com`, a path or
 a bare host would never match one, and `null` is what sandboxed and local-file pages send."""
+
+_SHORTEST: dict[str, tuple[float, str]] = {
+    "lease_ttl_s": (
+        1.0,
+        "a running orchestration's lease is renewed every third of it, one store write each: a shorter one lapses at"
+        " the first slow write, and another server takes the run over",
+    ),
+    "resume_interval_s": (0.05, "each look for orchestrations to resume reads the store: more often, it spins on it"),
+    "poll_interval_s": (0.01, "each watched session's events are read from the store this often"),
+    "heartbeat_s": (0.05, "each open WebSocket reads then from the store whether its session has ended"),
+    "ws_auth_check_s": (0.05, "each open WebSocket and running /v1 call reads its key from the store this often"),
+}
+"""The shortest value of each interval that sets how often the server does something, and why: `lease_ttl_s=0.001`
+(or a resume interval as short) was taken, and an idle server spun on the store, taking a core's time to read it."""
 
 
 class ServerSettings(BaseModel):
@@ -123,6 +137,14 @@ class ServerSettings(BaseModel):
     """How long a verified API key is trusted in this process without asking the store. 0 (the default):
     every request checks the store, so a key revoked by any process is refused on its next request. Above
     0, a key revoked by another process (the CLI, another server) still works up to that long here."""
+
+    @field_validator(*_SHORTEST)
+    @classmethod
+    def _not_too_often(cls, value: float | None, info: ValidationInfo) -> float | None:
+        shortest, why = _SHORTEST[info.field_name or ""]
+        if value is not None and value < shortest:
+            raise ValueError(f"{value:g} s is too short: give at least {shortest:g} s ({why})")
+        return value
 
     @field_validator("log_format", "metrics", "docs", mode="before")
     @classmethod
