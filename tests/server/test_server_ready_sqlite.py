@@ -8,11 +8,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from orchestratex.stores import SQLiteStore
 
-from .conftest import Api, in_app_loop
+from .conftest import FAST, Api, in_app_loop
+from .server_process import ServerProcess
 
 
 def test_readiness_answers_503_once_the_database_file_is_overwritten(
@@ -58,3 +60,27 @@ def test_readiness_does_not_tell_where_the_database_is(
     assert r.status_code == 503 and r.json()["store"] == "unreachable"
     assert str(tmp_path) not in r.text and "'<path>' was deleted or replaced" in r.json()["detail"]
     assert str(db) in caplog.text
+
+
+def test_readiness_answers_503_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    """Another process holding the database's write lock (a `sqlite3` shell left in `BEGIN IMMEDIATE`, a stuck
+    process): every write waited out the busy timeout and failed with 503, while `/health/ready` answered 200
+    `ready`, since reads never wait for the lock, so the load balancer kept sending it requests that could not be
+    written. It answers 503 saying why, and 200 again once the lock is let go."""
+    db = tmp_path / "server.db"
+    url = f"sqlite:///{db}"
+    with ServerProcess(url, tmp_path, env=FAST) as server:
+        assert httpx.get(f"{server.base_url}/health/ready").json() == {"status": "ready", "store": "ok"}
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            not_ready = httpx.get(f"{server.base_url}/health/ready", timeout=30)
+            holder.execute("ROLLBACK")
+        assert not_ready.status_code == 503, not_ready.text
+        assert not_ready.json() == {
+            "detail": "not ready: the store is unreachable: another process has held the write lock of the SQLite"
+            " database '<path>' for over 1 s: every write waits for it (up to 10 s), then fails",
+            "status_code": 503,
+            "store": "unreachable",
+        }
+        assert httpx.get(f"{server.base_url}/health/ready").json() == {"status": "ready", "store": "ok"}
+    assert "another process has held the write lock of the SQLite database" in server.log()

@@ -451,8 +451,39 @@ class SQLiteConnections(Store):
                     "its writes would be lost (restore the file, or restart the process to open the new one)"
                 )
             await self._read(_read_afresh, self._file)
+            await self._write_lock_had()
             return
         await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
+
+    async def _write_lock_had(self) -> None:
+        """`StoreUnavailable` when the write lock cannot be had within `_LOCK_WAIT_S`: another process holds it (a
+        `sqlite3` shell left in a transaction, a stuck process). Reads went on answering, so `/health/ready` said
+        "ready" while every write waited out the busy timeout (10 s) and failed with 503. An empty transaction: it
+        writes nothing, and takes the lock for as long as a `BEGIN IMMEDIATE` and its `COMMIT` when it is free."""
+        taken = asyncio.ensure_future(self._run(_nothing))
+        try:
+            await asyncio.wait_for(asyncio.shield(taken), _LOCK_WAIT_S)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"another process has held the write lock of the SQLite database {self.path!r} for over"
+                f" {_LOCK_WAIT_S:g} s: every write waits for it (up to {self.busy_timeout:g} s), then fails"
+            ) from None
+        finally:
+            if not taken.done():  # (it gets the lock later, or waits out the busy timeout: nobody awaits it)
+                taken.add_done_callback(_retrieved)
+
+
+_LOCK_WAIT_S = 1.0
+"""How long `ping` waits for the write lock (`/health/ready` waits 2 s for the whole `ping`)."""
+
+
+def _nothing() -> None:
+    """A write job that writes nothing: its transaction only takes the write lock."""
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 _UNWRITABLE = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR})
