@@ -39,6 +39,7 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
     cancel_requested = Store.cancel_requested
     cancel_requests = Store.cancel_requests
     renew_leases = Store.renew_leases
+    expire_leases_of = Store.expire_leases_of
     start = Store.start
     commit_step = Store.commit_step
     ping = Store.ping

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import uuid
 from functools import cache
 
@@ -58,25 +57,9 @@ def gone(owner: str, mine: str) -> bool:
 
 
 async def free_leases_of_the_gone(store: Store, mine: str) -> int:
-    """Expire now the leases of unfinished runs whose holder is `gone` (SQLite stores only: a file on this machine),
-    so that this resume pass takes them up; returns how many owners were gone. One indexed read of the owners holding
-    leases; a write only when one is gone."""
-    from ..stores.sqlite import SQLiteStore
-
-    if not isinstance(store, SQLiteStore) or os.name != "posix" or not _here():
+    """Expire now the leases of unfinished runs whose holder is `gone` (`Store.expire_leases_of`: a store whose
+    processes may share this machine implements it), so that this resume pass takes them up; returns how many owners
+    were gone. Nothing is asked of the store where no holder can be known gone (not Linux, no /proc)."""
+    if os.name != "posix" or not _here():
         return 0
-    rows = await store._read(
-        store._fetch,
-        "SELECT DISTINCT lease_owner FROM orchestrations INDEXED BY ix_orchestrations_user_active"
-        " WHERE status IN ('pending', 'running') AND lease_owner IS NOT NULL AND lease_expires > ?",
-        (time.time(),),
-    )
-    owners = [owner for (owner,) in rows if isinstance(owner, str) and gone(owner, mine)]
-    for owner in owners:
-        await store._run(
-            store._fetch,
-            "UPDATE orchestrations SET lease_expires = ?"
-            " WHERE lease_owner = ? AND status IN ('pending', 'running') AND lease_expires > ?",
-            (time.time(), owner, time.time()),
-        )
-    return len(owners)
+    return len(await store.expire_leases_of(lambda owner: gone(owner, mine)))

@@ -511,6 +511,22 @@ class Store(ABC):
         """Ids of orchestrations `pending` or `running` whose lease is free or expired, oldest first, at most `limit`
         (`UserError` unless an int from 0 to 2**63 - 1: `checks.check_page(limit, 0)`)."""
 
+    async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
+        """Expire now the leases held by processes that have ended, so that `list_resumable` returns their runs at
+        once rather than when the leases expire (up to `lease_ttl_s` later: 60 s for the server). Optional.
+
+        Call `gone(owner)` once for each distinct `lease_owner` of the `pending` or `running` orchestrations whose lease
+        has not expired; for each owner it answers True, set `lease_expires` to now on those orchestrations (the owner
+        stays recorded: it fences that owner's commits, as any expired lease does, until another claims the run).
+        Returns the owners whose leases were expired. `gone` is synchronous and cheap (a system call), and True only for
+        an owner known for certain to be gone; a lease another owner took meanwhile is left alone.
+
+        A server calls this before each resume pass with a `gone` that knows the processes of its own machine (a lease
+        owner names its process and machine). This default does nothing and returns an empty set: a store whose
+        processes are on other machines loses nothing by it, their runs are resumed when their leases expire.
+        """
+        return set()
+
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
         """`claim` for each of `orchestration_ids` at once: take or renew the lease for `ttl_s` seconds
         where it is free, expired or already `owner`'s. Returns the ids whose lease `owner` now holds;

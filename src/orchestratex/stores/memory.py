@@ -403,6 +403,19 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
                 free.append((self._orchestrations[oid][O_CREATED], oid))
         return [oid for _, oid in _page(free, limit, 0, itemgetter(0))]
 
+    async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
+        now = time.time()
+        held: dict[str, list[str]] = {}
+        for oid in self._active:
+            lease = self._leases.get(oid)
+            if lease is not None and lease[1] > now:
+                held.setdefault(lease[0], []).append(oid)
+        ended = {owner for owner in held if gone(owner)}
+        for owner in ended:
+            for oid in held[owner]:
+                self._leases[oid] = (owner, now)
+        return ended
+
     # -- cancellation -------------------------------------------------------------------------
     async def request_cancel(self, orchestration_id: str) -> bool:
         if orchestration_id not in self._orchestrations:

@@ -1142,6 +1142,37 @@ class StoreContract:
         await store.commit(newer)
         assert newer.id not in await store.list_resumable()
 
+    async def test_expire_leases_of_frees_the_runs_of_owners_gone(self, store: Store) -> None:
+        if not _implements(store, "expire_leases_of"):
+            pytest.skip(
+                f"{type(store).__name__} does not implement expire_leases_of (optional: the runs of a process that"
+                " ended are then resumed once their leases expire)"
+            )
+        session = await _session(store)
+        thread = await _thread(store, session)
+        left = [await _orchestration(store, thread, status="running") for _ in range(2)]
+        alive, expired, ended = [await _orchestration(store, thread, status="running") for _ in range(3)]
+        for o in (*left, ended):
+            assert await store.claim(o.id, "gone", 3600)
+        assert await store.claim(alive.id, "alive", 3600)
+        assert await store.claim(expired.id, "late", 0.05)
+        ended.status = "completed"
+        await store.commit(ended, owner="gone")
+        await asyncio.sleep(0.1)
+        asked: list[str] = []
+
+        def gone(owner: str) -> bool:
+            asked.append(owner)
+            return owner == "gone"
+
+        assert await store.expire_leases_of(gone) == {"gone"}
+        assert sorted(asked) == ["alive", "gone"]  # once each; not for an expired lease, nor for an ended run's
+        assert set(await store.list_resumable()) == {*(o.id for o in left), expired.id}
+        assert await store.claim(left[0].id, "next", 30)  # free to take over
+        assert not await store.claim(alive.id, "next", 30)  # the live owner's lease is left alone
+        assert await store.expire_leases_of(lambda owner: False) == set()
+        assert set(await store.list_resumable()) == {left[1].id, expired.id}
+
     async def test_count_active_orchestrations(self, store: Store) -> None:
         first, second = await _session(store), await _session(store)
         threads = [await _thread(store, first), await _thread(store, second)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -82,6 +82,27 @@ class Coordination(MongoBase):
             return await orchestrations.find(query, {"_id": 1}).sort(ORDER).limit(limit).to_list(limit)
 
         return [str(doc["_id"]) for doc in await self._run("listing resumable orchestrations", read)]
+
+    async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
+        # One read of the owners holding leases (grouped in the server); a write only for one gone (a process killed).
+        held = {"status": {"$in": RESUMABLE}, "lease_owner": {"$ne": None}, "lease_expires": {"$gt": now_utc()}}
+        orchestrations = self._c.orchestrations
+
+        async def read() -> list[_Doc]:
+            cursor = await orchestrations.aggregate([{"$match": held}, {"$group": {"_id": "$lease_owner"}}])
+            return await cursor.to_list(None)
+
+        rows = await self._run("reading the owners of leases", read)
+        ended = {row["_id"] for row in rows if isinstance(row["_id"], str) and gone(row["_id"])}
+        for owner in ended:
+            now = now_utc()
+            query = {"status": {"$in": RESUMABLE}, "lease_owner": owner, "lease_expires": {"$gt": now}}
+            update = {"$set": {"lease_expires": now}}
+            await self._run(
+                "expiring the leases of an ended process",
+                partial(orchestrations.update_many, query, update),
+            )
+        return ended
 
     # -- cancellation -------------------------------------------------------------------------
     async def request_cancel(self, orchestration_id: str) -> bool:

@@ -513,6 +513,25 @@ class SQLiteStore(SQLiteRecords):
         )
         return [oid for (oid,) in rows]
 
+    async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
+        # One indexed read of the owners holding leases; a write only for one gone (rare: a process killed).
+        rows = await self._read(
+            self._fetch,
+            "SELECT DISTINCT lease_owner FROM orchestrations INDEXED BY ix_orchestrations_user_active"
+            " WHERE status IN ('pending', 'running') AND lease_owner IS NOT NULL AND lease_expires > ?",
+            (time.time(),),
+        )
+        ended = {owner for (owner,) in rows if isinstance(owner, str) and gone(owner)}
+        for owner in ended:
+            now = time.time()
+            await self._run(
+                self._fetch,
+                "UPDATE orchestrations SET lease_expires = ?"
+                " WHERE lease_owner = ? AND status IN ('pending', 'running') AND lease_expires > ?",
+                (now, owner, now),
+            )
+        return ended
+
     # -- cancellation -------------------------------------------------------------------------
     async def request_cancel(self, orchestration_id: str) -> bool:
         return await self._run(self._request_cancel_sync, orchestration_id)
