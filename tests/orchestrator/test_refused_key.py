@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, LLMJudgeEvaluator, Orchestrator
+from orchestratex import (
+    BayesianRouter,
+    Evaluation,
+    EvaluationTask,
+    Evaluator,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    LLMJudgeEvaluator,
+    Message,
+    Orchestrator,
+)
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import AuthenticationError
+from orchestratex.exceptions import AuthenticationError, EvaluationError
 
 from ..helpers import NO_WAIT, catalog
 
@@ -77,4 +88,41 @@ async def test_a_judge_whose_key_is_refused_is_followed_by_a_judge_of_another_pr
     assert result.status == "completed" and result.final_model == "function:a", result.orchestration.error
     judges = [name for name, purpose in asked if purpose == "judge"]
     assert judges[0].startswith("keyed:") and judges[1:] == ["function:b"], asked
+    await orch.aclose()
+
+
+class _OneAfterAnother(Evaluator):
+    """An evaluator of a user's own: asks the judges offered one at a time until one answers, skipping those the
+    run has ruled out since the task was made (`EvaluationTask.may_judge`)."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        for judge in task.judges:
+            if not task.may_judge(judge):
+                self.skipped.append(judge.name)
+                continue
+            request = GenerationRequest(model=judge, messages=[Message(role="user", content=response.text)])
+            try:
+                await task.call(judge, request)
+            except AuthenticationError:
+                continue
+            return Evaluation(score=9.0, feedback="ok", judge_models=[judge.name])
+        raise EvaluationError("no judge answered")
+
+
+async def test_a_custom_evaluator_reads_from_the_task_which_judges_are_ruled_out_since_it_was_made() -> None:
+    """The judges a run rules out while an evaluation is under way (a provider that rejected its API key) are told to
+    a custom evaluator by `EvaluationTask.may_judge`, a declared field: it was an undocumented attribute of the
+    orchestrator's `task.call`, found by `getattr`, and an evaluator of one's own asked the same provider's next model
+    (refused again, a call more)."""
+    asked: list[tuple[str, str]] = []
+    models = [*_keyed("x", "y"), *catalog("a", "b", quality={"a": 7.0, "b": 6.0})]
+    evaluator = _OneAfterAnother()
+    orch = _orchestrator(asked, models, evaluator=evaluator)
+    result = await orch.run("What is six times seven?", max_iterations=1, preferred_models=["function:a"])
+    assert result.status == "completed" and result.final_model == "function:a", result.orchestration.error
+    judges = [name for name, purpose in asked if purpose == "judge"]
+    assert judges == ["keyed:x", "function:b"] and evaluator.skipped == ["keyed:y"], asked
     await orch.aclose()

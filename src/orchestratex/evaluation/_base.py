@@ -23,6 +23,11 @@ JudgeCall = Callable[[ModelProfile, GenerationRequest], Awaitable[Generation]]
 `Generation.cost` filled in."""
 
 
+def _every_judge(judge: ModelProfile) -> bool:
+    """`EvaluationTask.may_judge` of a task made by hand: every judge offered may judge."""
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationTask:
     """What an evaluator gets besides the answer."""
@@ -50,6 +55,10 @@ class EvaluationTask:
     """Free-form data for an evaluator of your own (the orchestrator leaves it empty)."""
     history: Sequence[Message] = ()
     """The conversation before `prompt` (system messages and earlier turns), when there is one."""
+    may_judge: Callable[[ModelProfile], bool] = _every_judge
+    """Whether a model of `judges` may still judge now: False for one ruled out since the task was made (its provider
+    rejected the API key to another judge, its circuit opened, its verdict could not be read). Ask it before calling a
+    judge after others failed (a second panel): `call` would be refused or fail the same way, and paid for."""
 
 
 class Evaluator(ABC):

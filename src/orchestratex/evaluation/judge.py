@@ -351,9 +351,9 @@ class LLMJudgeEvaluator(Evaluator):
         if not any(v.score is not None for v in verdicts) and not _all_budget(verdicts):
             # the whole panel failed (an unparseable verdict, a timeout): the answer is paid for, so the next judges
             # offered are asked once before the evaluation fails (each call reserves: the budget still holds); still
-            # offered (the orchestrator's `call.may_judge`), not a judge ruled out since: its provider refused the key
-            asked, may_judge = {j.name for j in panel}, getattr(task.call, "may_judge", None)
-            rest = [j for j in task.judges if j.name not in asked and (may_judge is None or may_judge(j))]
+            # offered, not a judge ruled out since (`task.may_judge`): its provider refused the key
+            asked = {j.name for j in panel}
+            rest = [j for j in task.judges if j.name not in asked and task.may_judge(j)]
             spare = self.choose_judges(replace(task, judges=rest))
             if spare:
                 verdicts += _verdicts(await self._ask(task, spare, response.text))

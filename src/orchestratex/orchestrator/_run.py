@@ -515,17 +515,19 @@ class Run(Committing):
         doc = self.doc
         ledger = self._open = Ledger()
         judge_max = self.o.judge_max_output_tokens
+        call = _JudgeCall(self, ledger, it.model_name)
         etask = EvaluationTask(
             prompt=doc.prompt,
             domain=doc.domain or "general",
             generating_model=it.model_name,
             generator=self._known(it.model_name),
             judges=self.planner.pool(it.model_name),
-            call=_JudgeCall(self, ledger, it.model_name),
+            call=call,
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
             history=tuple(doc.messages[:-1]),  # `conversation(doc)[:-1]`, without building its last message
+            may_judge=call.may_judge,
         )
         remaining = self._remaining()
         # what was reserved for the judges with the answer stays theirs, even after an overage of the answer
@@ -813,7 +815,7 @@ class _JudgeCall:
 
     def may_judge(self, judge: ModelProfile) -> bool:
         """Whether `judge`, offered with the task, may still judge: not ruled out since (its provider rejected the API
-        key to another judge of the panel, its circuit opened). `LLMJudgeEvaluator` asks it of its spare panel."""
+        key to another judge of the panel, its circuit opened): the run's `EvaluationTask.may_judge`."""
         run = self.run
         return judge.name not in run.not_judging and run.circuit.allows(judge.name)
 
