@@ -12,6 +12,8 @@ import httpx
 import httpx2
 import pytest
 
+from orchestratex.server._schemas import StartSettings
+
 from .conftest import Api
 from .server_process import ServerProcess, create_key
 
@@ -168,3 +170,33 @@ def _at_once(clients: list[httpx.Client], body: dict[str, Any], key: str) -> lis
     for sender in senders:
         sender.join()
     return answers
+
+
+def _another(name: str, value: object, models: list[str]) -> object:
+    """A value of the start setting `name` other than the resolved `value` it was stored with."""
+    if name == "preferred_models":
+        return [next(m for m in models if [m] != value)]
+    assert isinstance(value, int | float | None), f"a start setting of a new kind: {name}={value!r}"
+    return 0.25 if value is None else (value + 1 if value < 9 else value - 1)
+
+
+def test_every_setting_a_start_takes_is_compared_as_the_start_resolves_it(api: Api) -> None:
+    """The replay compares each setting of `StartSettings` as the start resolves it (the session's, the server's
+    default): it re-derived that resolution field by field, and a setting added to the start, or resolved otherwise,
+    would have been missed (a start sent again with another value answered the first orchestration)."""
+    models = [m["name"] for m in api.client.get("/api/models/", headers=api.alice).json()]
+    session = api.session(max_iterations=3, settings={"preferred_models": models[:1]})
+    tid = api.thread(session["_id"])["_id"]
+    first = _start(api, {"thread_id": tid}, "every-setting").json()
+    stored = first["settings"]
+    assert stored["max_iterations"] == 3 and stored["preferred_models"] == models[:1]  # (the session's)
+    # each value as resolved, given explicitly: the same start
+    explicit = {name: stored[name] for name in StartSettings.model_fields if stored[name] is not None}
+    same = _start(api, {"thread_id": tid, "settings": explicit}, "every-setting")
+    assert same.status_code == 202 and same.json()["_id"] == first["_id"], same.text
+    for name in StartSettings.model_fields:
+        changed = {name: _another(name, stored[name], models)}
+        r = _start(api, {"thread_id": tid, "settings": changed}, "every-setting")
+        assert r.status_code == 409, (name, r.text)
+        assert f"whose settings.{name} differ" in r.json()["detail"], r.text
+    assert _orchestrations(api, session["_id"]) == 1

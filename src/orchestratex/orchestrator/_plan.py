@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from .._user_ids import new_session_user_id
 from ..domains import check_domain
 from ..exceptions import Conflict, UserError
-from ..records import Orchestration, Session, Thread
+from ..records import Orchestration, OrchestrationSettings, Session, Thread
 from ._chat import ChatInput, check_texts, no_blank_context, said, thread_history, to_messages, with_history
 from ._checks import (
     check_numbers,
@@ -36,7 +36,7 @@ from ._sessions import new_session, thread_orchestrations
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["plan", "store_new"]
+__all__ = ["plan", "start_settings", "store_new"]
 
 T = TypeVar("T")
 
@@ -90,16 +90,16 @@ async def plan(
     check_owner(session, user_id)
     if session.status != "active":
         raise Conflict(inactive_session(session))
-    settings = validated_settings(
-        max_iterations=session.max_iterations if max_iterations is None else max_iterations,
-        evaluation_threshold=(
-            evaluation_threshold if evaluation_threshold is not None else o.defaults.evaluation_threshold
-        ),
-        preferred_models=preferred_models or session.settings.preferred_models,
+    settings = start_settings(
+        o,
+        session,
+        max_iterations=max_iterations,
+        evaluation_threshold=evaluation_threshold,
+        preferred_models=preferred_models,
         cost_limit=cost_limit,
-        max_output_tokens=o.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
+        max_output_tokens=max_output_tokens,
         patience=patience,
-        stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
+        stop_sequences=stop_sequences,
     )
     unjudged = settings.max_iterations == 1 and (session.settings.judging or o.judging) == "when_needed"
     check_runnable(o, settings.preferred_models, session.settings.judges, unjudged=unjudged)
@@ -136,6 +136,34 @@ async def plan(
             o, partial(o.store.create_session, made), partial(o.store.get_session, made.id), f"session {made.id}"
         )
     return doc, new_thread, session
+
+
+def start_settings(
+    o: Orchestrator,
+    session: Session,
+    *,
+    max_iterations: int | None = None,
+    evaluation_threshold: float | None = None,
+    preferred_models: Sequence[str] | None = None,
+    cost_limit: float | None = None,
+    max_output_tokens: int | None = None,
+    patience: int | None = None,
+    stop_sequences: Sequence[str] | None = None,
+) -> OrchestrationSettings:
+    """The settings of a run started in `session` with these: each one not given is the session's, else the
+    orchestrator's default. `preferred_models` are the catalog's names (`preferred_names`). The one place a start's
+    settings are resolved: the server's `Idempotency-Key` compares a start sent again by them (`check_same`)."""
+    return validated_settings(
+        max_iterations=session.max_iterations if max_iterations is None else max_iterations,
+        evaluation_threshold=(
+            evaluation_threshold if evaluation_threshold is not None else o.defaults.evaluation_threshold
+        ),
+        preferred_models=preferred_models or session.settings.preferred_models,
+        cost_limit=cost_limit,
+        max_output_tokens=o.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
+        patience=patience,
+        stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
+    )
 
 
 async def store_new(

@@ -15,6 +15,7 @@ from fastapi import Request
 from ..exceptions import Conflict, NotFound
 from ..orchestrator import Orchestrator
 from ..orchestrator._checks import preferred_names
+from ..orchestrator._plan import start_settings
 from ..records import Orchestration, Session, Thread
 from ._errors import ApiError
 from ._schemas import OrchestrationStart
@@ -80,29 +81,16 @@ def check_same(
     orchestrator: Orchestrator, earlier: Orchestration, body: OrchestrationStart, thread: Thread, session: Session
 ) -> None:
     """`Conflict` unless `body` starts what `earlier` (stored with the same key) is: the same thread, prompt and
-    settings (each unset one as the start takes it: the session's, or the server's default)."""
-    s = body.settings
-    preferred = preferred_names(orchestrator.catalog, s.preferred_models) if s.preferred_models is not None else None
-    asked = {
-        "thread_id": body.thread_id,
-        "prompt": body.prompt if body.prompt is not None else thread.original_prompt,
-        "settings.max_iterations": session.max_iterations if s.max_iterations is None else s.max_iterations,
-        "settings.preferred_models": preferred or session.settings.preferred_models,
-        "settings.evaluation_threshold": (
-            orchestrator.defaults.evaluation_threshold if s.evaluation_threshold is None else s.evaluation_threshold
-        ),
-        "settings.cost_limit": s.cost_limit,
-    }
-    stored = earlier.settings
-    was = {
-        "thread_id": earlier.thread_id,
-        "prompt": earlier.prompt,
-        "settings.max_iterations": stored.max_iterations,
-        "settings.preferred_models": stored.preferred_models,
-        "settings.evaluation_threshold": stored.evaluation_threshold,
-        "settings.cost_limit": stored.cost_limit,
-    }
-    differ = [name for name in asked if asked[name] != was[name]]
+    settings, each of the start's settings (`StartSettings`) resolved as the start resolves it (`start_settings`: an
+    unset one is the session's, or the server's default)."""
+    given = body.settings.model_dump()
+    if given["preferred_models"] is not None:
+        given["preferred_models"] = preferred_names(orchestrator.catalog, given["preferred_models"])
+    asked = start_settings(orchestrator, session, **given)
+    prompt = body.prompt if body.prompt is not None else thread.original_prompt
+    same = (("thread_id", body.thread_id), ("prompt", prompt))
+    differ = [name for name, value in same if value != getattr(earlier, name)]
+    differ += [f"settings.{name}" for name in given if getattr(asked, name) != getattr(earlier.settings, name)]
     if differ:
         raise Conflict(
             f"{HEADER} was already used for another start, orchestration {earlier.id} ({earlier.status}), whose"
