@@ -90,35 +90,38 @@ def test_the_script_imports_no_module_before_main_takes_a_ctrl_c() -> None:
 # A Ctrl-C that Python swallows: the handler's KeyboardInterrupt raised inside a weak reference's callback, as when it
 # lands in the one importlib runs after each module it loads (now and then, while the command loads). It
 # printed `Exception ignored in: …` and the run went on to its end.
-_CTRL_C_IN_A_CALLBACK = """
+_STOP_IN_A_CALLBACK = """
 import importlib.abc, os, signal, sys, weakref
 
 class Loaded:
     pass
 
-def ctrl_c(ref):
-    os.kill(os.getpid(), signal.SIGINT)
+def stop(ref):
+    os.kill(os.getpid(), signal.{signal})
     return ref  # (the handler has run by here, inside the callback)
 
-class CtrlC(importlib.abc.MetaPathFinder):
+class Stop(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "pydantic":
+        if name == {module!r}:
             sys.meta_path.remove(self)
             loaded = Loaded()
-            ref = weakref.ref(loaded, ctrl_c)
+            ref = weakref.ref(loaded, stop)
             del loaded
         return None
 
-sys.meta_path.insert(0, CtrlC())
-sys.argv = ["orchestratex", "run", "Explain photosynthesis", "--store", "memory://"]
+sys.meta_path.insert(0, Stop())
+sys.argv = ["orchestratex", *{args!r}]
 from orchestratex.cli import main
 sys.exit(main())
 """
 
 
 def test_a_ctrl_c_python_swallows_as_the_command_loads_still_stops_it() -> None:
+    code = _STOP_IN_A_CALLBACK.format(
+        signal="SIGINT", module="pydantic", args=["run", "Explain photosynthesis", "--store", "memory://"]
+    )
     done = subprocess.run(
-        [sys.executable, "-c", _CTRL_C_IN_A_CALLBACK],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=cli_env(),
@@ -128,3 +131,22 @@ def test_a_ctrl_c_python_swallows_as_the_command_loads_still_stops_it() -> None:
     assert done.stderr == "orchestratex: interrupted\n"
     assert done.returncode == 130
     assert done.stdout == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process on Windows without a handler")
+def test_a_sigterm_python_swallows_as_serve_loads_the_server_still_stops_it() -> None:
+    """SIGTERM as `serve` loads uvicorn, raised in such a callback: the server started and served, the stop lost."""
+    code = _STOP_IN_A_CALLBACK.format(
+        signal="SIGTERM", module="uvicorn", args=["serve", "--port", "0", "--store", "memory://"]
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
+    )
+    try:
+        out, err = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert "orchestratex: stopped by SIGTERM while starting: the server did not start" in err
+    assert "serving" not in err
+    assert server.returncode == -15
+    assert out == ""

@@ -20,11 +20,11 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     The command's modules are imported here, not when this package is: loading them takes most of a second, and a
     Ctrl-C meanwhile (a command started by mistake, stopped at once) printed a 20-line traceback of the import
     machinery. It now ends as a Ctrl-C at any other moment before a run starts: one line, exit code 130 (one that
-    Python swallowed as the modules loaded is given again: see `_kept_ctrl_c`)."""
+    Python swallowed as the modules loaded is given again: see `_kept_stops`)."""
     try:
-        from ._kept_ctrl_c import kept_ctrl_c
+        from ._kept_stops import kept_stops
 
-        with kept_ctrl_c():
+        with kept_stops():
             from ._main import main as command
 
             return command(argv)

@@ -39,6 +39,17 @@ class StoppedStarting(KeyboardInterrupt):
         self.exit_code = EXIT_CODES.get(name, 143)
         self.message = f"stopped by {name} while starting: the server did not start"
 
+    def to_give_again(self) -> int | None:
+        """The signal to give again when Python swallowed this stop (raised inside a callback: see `_kept_stops`),
+        its handler made ready to raise it again; None when the signal is no longer this module's to raise."""
+        sig: int = getattr(signal, self.name)
+        if signal.getsignal(sig) is not _raise:
+            return None
+        watch = _WATCH
+        if watch is not None:
+            watch.raised = False  # (else the stop given again is taken for this one, being raised)
+        return sig
+
     def end_by_the_signal(self) -> None:
         """End the process by the signal, its default action, as it would have been without this handler."""
         sig = getattr(signal, self.name)
