@@ -100,3 +100,21 @@ async def test_a_run_that_stopped_early_with_an_answer_says_why_in_a_notebook_an
     out = io.StringIO()
     Console(file=out, width=400).print(result)
     assert "error" in out.getvalue() and result.error[:60] in out.getvalue()
+
+
+async def test_rich_print_shows_an_answer_s_escape_sequences_as_symbols_not_to_the_terminal() -> None:
+    # `rich.print(result)` wrote a model's answer as it came: `ESC ]0;…` set the terminal's title and, its BEL taken
+    # out by rich, swallowed the rest of the panel; `ESC [2J` cleared the screen
+    def answer(request: GenerationRequest) -> str:
+        return answer_attempt(request) + " \x1b]0;pwned\x07 \x1b[2J \x9b31m done"
+
+    orch = Orchestrator(
+        providers=[scripted(answer, lambda _: 9.0)], catalog=catalog("a", "b"), retry=NO_WAIT, router=BayesianRouter()
+    )
+    result = await orch.run("Hello", max_iterations=1)
+    assert result.final_response is not None and "\x1b]0;pwned" in result.final_response  # (kept as the model wrote it)
+    out = io.StringIO()
+    Console(file=out, width=200, force_terminal=True).print(result)
+    shown = out.getvalue()
+    assert "\x1b]" not in shown and "\x1b[2J" not in shown and "\x9b" not in shown
+    assert "␛]0;pwned␇ ␛[2J �31m done" in shown

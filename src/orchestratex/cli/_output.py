@@ -31,6 +31,9 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
+from .._controls import CONTROLS as _CONTROLS
+from .._controls import harmless
+
 __all__ = [
     "Output",
     "StdoutFailed",
@@ -43,21 +46,6 @@ __all__ = [
     "plain_table",
     "silence",
 ]
-
-
-_CONTROLS = {
-    **{c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)},  # C0 (but tab, line feed): ␀ … ␟
-    0x7F: "\u2421",  # DEL: ␡
-    **dict.fromkeys(range(0x80, 0xA0), "\ufffd"),  # C1 (CSI, OSC …)
-}
-"""Each character a terminal would obey rather than show, and the one character shown instead (so a `Text`'s
-styles keep their places)."""
-
-
-def harmless(text: str) -> str:
-    """`text` with every control character but tab and line feed replaced by a symbol (see `_CONTROLS`); a line
-    break written as CR LF stays a line break."""
-    return text.replace("\r\n", "\n").translate(_CONTROLS)
 
 
 def _harmless_text(text: Text | str) -> Text:

@@ -144,10 +144,14 @@ class RunResult:
         from rich.table import Table
         from rich.text import Text
 
+        from .._controls import harmless
+
+        # (a model's answer holding an escape sequence drove the terminal — `ESC ]0;…` set its title, `ESC [2J`
+        # cleared it, an unended one swallowed the rest of the panel —: its control characters are shown as symbols)
         table = Table.grid(padding=(0, 2))
         for key, value in self._summary_rows():
-            table.add_row(Text(key, style="bold"), Text(value))
-        body = Text(self.final_response or self.orchestration.error or "")
+            table.add_row(Text(key, style="bold"), Text(harmless(value)))
+        body = Text(harmless(self.final_response or self.orchestration.error or ""))
         return Panel(Group(table, Text(""), body), title=f"RunResult {self.id}", title_align="left")
 
     def to_dict(self) -> dict[str, Any]:
