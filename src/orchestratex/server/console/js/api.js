@@ -143,6 +143,12 @@ export class Api {
  */
 const CLOSE_SINCE_PAST_END = 4422;
 
+/** The server's heartbeat interval unless set otherwise (`ORCHESTRATEX_HEARTBEAT_S`). */
+const HEARTBEAT_MS = 15000;
+/** The least and the most silence a stream is allowed (`EventStream.silent`). */
+const MIN_SILENCE_MS = 10000;
+const MAX_SILENCE_MS = 600000;
+
 /**
  * A session's events over `/ws/{session_id}`: the stored ones first, then live ones. On a drop it
  * reconnects with `since=<last seq received>`, so no event is lost or repeated; a close with 1000 means
@@ -164,6 +170,9 @@ export class EventStream {
     this.retryMs = 500;
     this.socket = null;
     this.timer = null;
+    /** How long the stream may say nothing (no event, no heartbeat) before it is taken for dead (`silent`). */
+    this.silenceMs = 3 * HEARTBEAT_MS;
+    this.watchdog = null;
   }
 
   /** The stream's URL, without the key: Chromium writes the URL of every WebSocket that fails (the server stopped,
@@ -186,24 +195,38 @@ export class EventStream {
     const socket = new WebSocket(this.url(), this.protocols());
     this.socket = socket;
     let opened = false;
+    let heard = 0; // (when the socket last said something)
+    const alive = () => {
+      heard = Date.now();
+      clearTimeout(this.watchdog);
+      this.watchdog = setTimeout(() => this.silent(socket), this.silenceMs);
+    };
+    alive(); // (a handshake the network never answers is given up alike)
     socket.addEventListener("open", () => {
       opened = true;
       this.retryMs = 500;
+      alive();
       this.onState("open", "Live: events appear as they happen.");
     });
     socket.addEventListener("message", (message) => {
+      if (socket !== this.socket) return; // (one given up for dead, heard again)
+      const quiet = Date.now() - heard;
       let event;
       try {
-        event = JSON.parse(message.data);
+        event = JSON.parse(message.data) || {};
       } catch {
-        return;
+        event = {};
       }
+      // (a heartbeat comes after the server's interval of silence, 15 s unless set otherwise: three missed are news)
+      if (event.type === "heartbeat") this.silenceMs = Math.max(3 * quiet, MIN_SILENCE_MS);
+      alive();
       if (event.type === "heartbeat" || typeof event.seq !== "number" || event.seq <= this.lastSeq) return;
       this.lastSeq = event.seq;
       this.onEvent(event);
     });
     socket.addEventListener("close", (close) => {
       if (this.closed || socket !== this.socket) return;
+      clearTimeout(this.watchdog);
       if (close.code === 1000) {
         // the session has ended and every event was sent: reconnecting would only be closed again
         this.onState("ended", "The session has ended: every event is shown.");
@@ -231,9 +254,26 @@ export class EventStream {
     });
   }
 
+  /**
+   * Give up a socket that has said nothing for `silenceMs`, not even the heartbeat the server sends after its interval
+   * of silence, and open another: a network gone silent (a Wi-Fi dropped, a laptop asleep, a NAT that forgot the
+   * connection) closes nothing, and the page said "Live" for good while no event came. The next one is given twice
+   * as long until a heartbeat says how long the server stays silent (a server's interval may be set longer).
+   */
+  silent(socket) {
+    if (this.closed || socket !== this.socket) return;
+    this.socket = null; // (its close, maybe minutes away on a dead network, is not waited for)
+    socket.close(1000, "silent");
+    const seconds = Math.round(this.silenceMs / 1000);
+    this.silenceMs = Math.min(this.silenceMs * 2, MAX_SILENCE_MS);
+    this.onState("closed", `Nothing came from the server for ${seconds} s (the network may have dropped); reconnecting…`);
+    this.open();
+  }
+
   close() {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     if (this.socket) this.socket.close(1000, "done");
   }
 }

@@ -1,0 +1,134 @@
+"""The console's live stream over a network gone silent, in a real headless Chromium against a real server process: a
+real TCP proxy on 127.0.0.1 between them stops passing anything on the connections it holds (a Wi-Fi dropped, a NAT
+that forgot them), which closes nothing, while new connections pass."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..server_process import ServerProcess, create_key
+from .conftest import SERVER_ENV, Console, Watched
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class SilencingProxy:
+    """Forwards each connection to `port`; `silence()` makes every connection open so far drop what it carries, both
+    ways, without closing it."""
+
+    port: int
+    listener: socket.socket = field(default_factory=socket.socket)
+    sockets: list[socket.socket] = field(default_factory=list)
+    opened: int = 0
+    silenced_below: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def start(self) -> None:
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def silence(self) -> None:
+        self.silenced_below = self.opened
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # (closed: the test is over)
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.port))
+            except OSError:  # (the server has stopped: the test is over)
+                client.close()
+                continue
+            self.sockets += [client, upstream]
+            number = self.opened
+            self.opened += 1
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target, number), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, number: int) -> None:
+        try:
+            while data := source.recv(65536):
+                if number >= self.silenced_below:
+                    target.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for end in self.sockets:
+            end.close()
+
+
+@pytest.fixture
+def quick_heartbeats(tmp_path: Path) -> Iterator[Console]:
+    """A server whose streams send a heartbeat after 1 s of silence (15 s by default)."""
+    url = f"sqlite:///{tmp_path / 'silent.db'}"
+    key = create_key(url, "alice")
+    env = {**SERVER_ENV, "ORCHESTRATEX_HEARTBEAT_S": "1"}
+    with ServerProcess(url, tmp_path, env=env, name="heartbeats") as server:
+        yield Console(server, key)
+
+
+@pytest.fixture
+def proxy(quick_heartbeats: Console) -> Iterator[SilencingProxy]:
+    proxy = SilencingProxy(quick_heartbeats.server.port)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def test_a_stream_gone_silent_is_reopened(desktop: Watched, quick_heartbeats: Console, proxy: SilencingProxy) -> None:
+    """A network gone silent closes nothing: the page said "Live: events appear as they happen." for good, and a run
+    started meanwhile never showed. The server's heartbeats missed, the console now gives the stream up, opens another
+    (`since` the last event received), and the run shows."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.goto(proxy.base_url)  # (the page, its REST calls and its stream all through the proxy)
+    page.get_by_label("User id").fill(quick_heartbeats.user)
+    page.get_by_label("API key").fill(quick_heartbeats.key)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="New session").click()
+    state = page.locator("#stream-state")
+    expect(state).to_have_text("Live: events appear as they happen.")
+    sid = page.locator("#session-list button[aria-current=true]").get_attribute("data-session")
+    page.evaluate(
+        """() => {
+          window.states = [];
+          const line = document.getElementById('stream-state');
+          new MutationObserver((changes) => {
+            for (const change of changes) for (const node of change.addedNodes) window.states.push(node.textContent);
+          }).observe(line, {childList: true});
+        }"""
+    )
+    page.wait_for_timeout(2500)  # (a heartbeat or two: the server's interval, 1 s here)
+    proxy.silence()
+    headers = {"Authorization": f"Bearer {quick_heartbeats.key}"}
+    with httpx.Client(base_url=quick_heartbeats.server.base_url, headers=headers, timeout=30) as client:
+        thread = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a colour"}).json()
+        body = {"thread_id": thread["_id"], "settings": {"max_iterations": 1}}
+        oid = client.post("/api/orchestration/start", json=body).json()["_id"]
+    run = page.locator(f"#orchestration-list button[data-orchestration='{oid}']")
+    expect(run.locator(".status")).to_have_text("completed", timeout=60_000)
+    assert "Nothing came from the server for 10 s (the network may have dropped); reconnecting…" in page.evaluate(
+        "window.states"
+    )
+    expect(state).to_have_text("Live: events appear as they happen.")
+    expect(page.locator("#feed li").first).to_have_attribute("data-seq", "1")
+    assert [p for p in desktop.problems() if "ERR_" not in p] == []
