@@ -861,3 +861,30 @@ def test_the_routing_pages_fitted_router_line_runs_as_written_on_the_file_the_pa
     exec(compile(line, "docs/routing.md", "exec", dont_inherit=True), scope)
     assert isinstance(scope["orchestrator"].router, FittedRouter)
     assert scope["orchestrator"].run_sync("Q7\n\nwhat colour is the sky").status == "completed"
+
+
+@pytest.mark.parametrize("reason", ["configures the process's root logger", "configures the process's logging"])
+def test_the_operate_pages_logging_blocks_show_a_runs_lines(reason: str, tmp_path: Path) -> None:
+    """docs/operate.md's two logging set-ups were left out of the runs (each configures its process's logging): each
+    is run here in a process of its own, as a script's first lines, before a run: the page's log lines come out."""
+    text = "\n" + (ROOT / "docs" / "operate.md").read_text(encoding="utf-8")
+    (code,) = [m.group("code") for m in BLOCK.finditer(text) if f"not-run: {reason}" in m.group("before")]
+    script = (
+        code + '\nfrom orchestratex import Orchestrator\n\nOrchestrator().run_sync("Write a haiku", max_iterations=1)\n'
+    )
+    env = _without_providers(os.environ) | {
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    if "JsonFormatter" in code:
+        events = [json.loads(line)["event"] for line in lines]
+    else:
+        events = [m.group(1) for line in lines if (m := re.search(r" orchestratex\.\w+ INFO (\w+) ", line))]
+        assert len(events) == len(lines), lines
+    assert events[0] == "orchestration_started" and "routing" in events and "verdict" in events, lines
+    assert events[-1] == "stop", lines
