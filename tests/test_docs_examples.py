@@ -17,12 +17,14 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from orchestratex import RunResult
@@ -888,3 +890,51 @@ def test_the_operate_pages_logging_blocks_show_a_runs_lines(reason: str, tmp_pat
         assert len(events) == len(lines), lines
     assert events[0] == "orchestration_started" and "routing" in events and "verdict" in events, lines
     assert events[-1] == "stop", lines
+
+
+def _json_objects(text: str) -> list[dict[str, Any]]:
+    """The JSON objects in `text`, written one after another with or without white space or other lines between them."""
+    found, decoder, at = [], json.JSONDecoder(), text.find("{")
+    while at >= 0:
+        value, end = decoder.raw_decode(text, at)
+        found.append(value)
+        at = text.find("{", end)
+    return found
+
+
+@pytest.mark.slow
+def test_the_server_pages_walk_through_runs_as_written_against_orchestratex_serve(tmp_path: Path) -> None:
+    """docs/server.md's walk through the API sent the ids of its sample answers (`"session_id": "68b2c9fa…"`,
+    `/api/orchestration/status/68b2c9fc…`): pasted as written, every command after the first was answered 404 or 422,
+    and no run started. Its commands, in bash against a real `orchestratex serve` (its port for 8000, its store for
+    `keys create`), now each get a record and start a run that completes."""
+    from .server.server_process import ServerProcess
+
+    text = (ROOT / "docs" / "server.md").read_text(encoding="utf-8")
+    found = re.search(r"^## A walk through the API\n\n```bash\n(.*?)```", text, re.S | re.M)
+    assert found, "docs/server.md no longer walks through the API in a bash block"
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
+        script = 'set -e\norchestratex() { "$PYTHON" -m orchestratex "$@"; }\n'
+        script += found.group(1).replace("localhost:8000", f"127.0.0.1:{server.port}") + 'echo "run: $RUN key: $KEY"\n'
+        env = _without_providers(os.environ) | {
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "PYTHON": sys.executable,
+            "ORCHESTRATEX_STORE_URL": url,
+        }
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        answers = _json_objects(done.stderr) + _json_objects(done.stdout)  # (curl ends no answer with a line break)
+        assert len(answers) == 6 and not [a for a in answers if "status_code" in a], answers  # (no error's body)
+        run, key = re.findall(r"run: (\S+) key: (\S+)$", done.stdout, re.M)[0]
+        status: dict[str, Any] = {}
+        for _ in range(300):
+            status = httpx.get(
+                f"{server.base_url}/api/orchestration/status/{run}", headers={"Authorization": f"Bearer {key}"}
+            ).json()
+            if status["status"] not in ("pending", "running"):
+                break
+            time.sleep(0.1)
+        assert status["status"] == "completed", status
