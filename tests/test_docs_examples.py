@@ -892,6 +892,20 @@ def test_the_operate_pages_logging_blocks_show_a_runs_lines(reason: str, tmp_pat
     assert events[-1] == "stop", lines
 
 
+def _bash_against(port: int, store_url: str, block: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A page's bash block run as written (stopping at a failed command) against the server on `port` for the page's
+    8000, `orchestratex` being this interpreter's, on the server's store."""
+    script = 'set -e\norchestratex() { "$PYTHON" -m orchestratex "$@"; }\n' + block.replace(":8000", f":{port}")
+    env = _without_providers(os.environ) | {
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "PYTHON": sys.executable,
+        "ORCHESTRATEX_STORE_URL": store_url,
+    }
+    done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
 def _json_objects(text: str) -> list[dict[str, Any]]:
     """The JSON objects in `text`, written one after another with or without white space or other lines between them."""
     found, decoder, at = [], json.JSONDecoder(), text.find("{")
@@ -915,17 +929,7 @@ def test_the_server_pages_walk_through_runs_as_written_against_orchestratex_serv
     assert found, "docs/server.md no longer walks through the API in a bash block"
     url = f"sqlite:///{tmp_path / 'server.db'}"
     with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
-        script = 'set -e\norchestratex() { "$PYTHON" -m orchestratex "$@"; }\n'
-        script += found.group(1).replace("localhost:8000", f"127.0.0.1:{server.port}") + 'echo "run: $RUN key: $KEY"\n'
-        env = _without_providers(os.environ) | {
-            "PYTHONPATH": os.pathsep.join(sys.path),
-            "PYTHON": sys.executable,
-            "ORCHESTRATEX_STORE_URL": url,
-        }
-        done = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        done = _bash_against(server.port, url, found.group(1) + 'echo "run: $RUN key: $KEY"\n', tmp_path)
         answers = _json_objects(done.stderr) + _json_objects(done.stdout)  # (curl ends no answer with a line break)
         assert len(answers) == 6 and not [a for a in answers if "status_code" in a], answers  # (no error's body)
         run, key = re.findall(r"run: (\S+) key: (\S+)$", done.stdout, re.M)[0]
@@ -938,3 +942,23 @@ def test_the_server_pages_walk_through_runs_as_written_against_orchestratex_serv
                 break
             time.sleep(0.1)
         assert status["status"] == "completed", status
+
+
+@pytest.mark.slow
+def test_the_openai_pages_curl_commands_run_as_written_against_orchestratex_serve(tmp_path: Path) -> None:
+    """docs/openai-compatible.md's curl block began `KEY=ox_...`: pasted as written, each call was answered 401
+    `invalid_api_key`. Its commands, in bash against a real `orchestratex serve`, now get a completion, a stream that
+    ends `data: [DONE]`, and the model list."""
+    from .server.server_process import ServerProcess
+
+    text = (ROOT / "docs" / "openai-compatible.md").read_text(encoding="utf-8")
+    found = re.search(r"^## curl\n\n```bash\n(.*?)```", text, re.S | re.M)
+    assert found, "docs/openai-compatible.md no longer shows its curl commands"
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
+        out = _bash_against(server.port, url, found.group(1), tmp_path).stdout
+    completion = json.JSONDecoder().raw_decode(out, out.index("{"))[
+        0
+    ]  # (the first answer, with no line break after it)
+    assert completion["object"] == "chat.completion" and completion["orchestratex"]["status"] == "completed", out
+    assert "data: [DONE]" in out and '"object": "list"' in out, out
