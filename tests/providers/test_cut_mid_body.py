@@ -5,6 +5,7 @@ while the answer was read (still a `ProviderConnectionError`, retried), as a str
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -81,5 +82,10 @@ async def test_a_body_cut_after_the_status_is_not_said_to_be_unreachable(cut_mid
     await provider.aclose()
     message = str(raised.value)
     assert message.startswith(f"the connection to {name} at http://127.0.0.1:"), message
-    assert "broke while its answer was read: peer closed connection without sending complete message body" in message
+    words = (
+        "Response payload is not completed"  # (aiohttp's, through which google-genai sends when it is installed)
+        if name == "gemini" and importlib.util.find_spec("aiohttp") is not None
+        else "peer closed connection without sending complete message body"  # (httpx's)
+    )
+    assert f"broke while its answer was read: {words}" in message, message
     assert "cannot reach" not in message and raised.value.retryable and raised.value.model == model.name

@@ -36,7 +36,7 @@ __all__ = ["map_gemini_errors", "retry_after_seconds"]
 try:
     import aiohttp  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # (the SDK then sends through httpx)
-    aiohttp = None
+    aiohttp = None  # type: ignore[assignment, unused-ignore]  # (a module when aiohttp is installed)
 
 _TIMEOUTS: tuple[type[BaseException], ...] = (
     (httpx2.TimeoutException,)
