@@ -89,6 +89,21 @@ async def test_the_sdk_sends_through_aiohttp_and_a_server_not_reached_is_a_conne
     await provider.aclose()
 
 
+async def test_a_server_not_reached_through_aiohttp_is_said_without_a_memory_address() -> None:
+    """aiohttp's words named the TLS context google-genai passes it by its address ("Cannot connect to host
+    127.0.0.1:… ssl:<ssl.SSLContext object at 0x7f6b5ce55400> [Connect call failed …]"), different in every error."""
+    url = _nothing_listening()
+    provider = GeminiProvider(api_key="AIza-test", base_url=url)
+    try:
+        with pytest.raises(ProviderConnectionError) as raised:
+            await provider.generate(request())
+    finally:
+        await provider.aclose()
+    said = raised.value.message
+    assert "SSLContext" not in said and " at 0x" not in said, said
+    assert said.startswith(f"cannot reach gemini at {url}: Cannot connect to host 127.0.0.1:"), said
+
+
 async def test_a_run_falls_back_to_another_model_when_gemini_cannot_be_reached() -> None:
     gemini = ModelProfile(name="gemini:gemini-x", input_cost_per_1k=0.001, output_cost_per_1k=0.004, quality=9)
     other = ModelProfile(name="function:other", input_cost_per_1k=0.002, output_cost_per_1k=0.002, quality=5)

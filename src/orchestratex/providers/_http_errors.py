@@ -175,7 +175,7 @@ def connection_error(
     is not retried, and says what to do. (It was retried as a connection error, then every other model, each saying
     only "cannot reach …: 407 Proxy Authentication Required".) `at` follows the provider's name in the message (` at
     <base URL>`, for a server the user pointed the provider at)."""
-    said = str(reason)
+    said = _SSL_CONTEXT.sub("", str(reason))
     if _untrusted(reason):
         error = ProviderConnectionError(
             f"cannot reach {provider}: its server's certificate is not trusted here ({said}); if a TLS-inspecting proxy"
@@ -224,6 +224,11 @@ def connection_error(
     error.retryable = False
     return error
 
+
+_SSL_CONTEXT = re.compile(r" ssl:<ssl\.SSLContext object at 0x[0-9a-fA-F]+>")
+"""What aiohttp's words for a connection that failed say of the TLS context google-genai passes it ("Cannot connect to
+host … ssl:<ssl.SSLContext object at 0x7f6b5ce55400> [Connect call failed …]"): a memory address, different in every
+error, which told the user nothing (left out)."""
 
 _LOCAL = ("localhost", "127.0.0.1", "::1")
 
