@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,6 +26,7 @@ from orchestratex.orchestrator import RetryPolicy
 from orchestratex_gemini import GeminiProvider
 
 from .test_gemini_connect_timeout import black_hole
+from .test_gemini_gateway_errors import PAGE
 from .test_gemini_provider import request
 from .test_gemini_redirects import ANSWER, KEY, _Server, aiohttp_without_middlewares
 from .test_gemini_redirects import servers as servers  # (the fixture)
@@ -258,3 +260,60 @@ async def test_a_run_through_aiohttp_answers_where_warnings_are_errors(servers: 
         ) as orchestrator:
             result = await orchestrator.run("The capital of France?", preferred_models=[gemini.name], max_iterations=1)
     assert (result.status, result.final_model) == ("completed", gemini.name), result.error
+
+
+@contextlib.contextmanager
+def _answering_with(status: int, page: str) -> Iterator[str]:
+    """A gateway on 127.0.0.1 answering every request `status` with `page` (text/html, not Google's JSON error)."""
+    body = page.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(status)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["generate", "generate_stream"])
+async def test_an_error_page_through_aiohttp_is_read_as_through_httpx(streamed: bool) -> None:
+    """The adapter read a gateway's error answer as httpx's (its `reason_phrase`, its `request`): through aiohttp a
+    proxy's HTML page was quoted whole, line breaks and all (4.7 KB in the error's message), and a 404 of a base URL
+    ending in the API version (`…/v1beta`) said nothing of the URL tried nor of what to set."""
+
+    async def on_text(text: str) -> None:
+        return None
+
+    async def failure(base_url: str) -> str:
+        provider = GeminiProvider(api_key="AIza-test", base_url=base_url)
+        assert provider._client._api_client._use_aiohttp()  # (what this file is about)
+        try:
+            with pytest.raises(ProviderHTTPError) as raised:
+                await (provider.generate_stream(request(), on_text) if streamed else provider.generate(request()))
+        finally:
+            await provider.aclose()
+        return raised.value.message
+
+    with _answering_with(502, PAGE) as url:
+        said = await failure(url)
+    assert said.startswith("gemini server error (502): Bad Gateway <!DOCTYPE html> <html> <head> <title>502 Bad")
+    assert "\n" not in said and said.endswith("…") and len(said) < 400, said
+    with _answering_with(404, "404 page not found") as url:
+        said = await failure(f"{url}/v1beta")
+    assert f"404 page not found (POST {url}/v1beta/v1" in said, said
+    assert "the base URL must not end in /v1beta, the SDK adds the API version" in said, said

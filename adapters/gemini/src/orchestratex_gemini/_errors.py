@@ -141,29 +141,40 @@ def _not_json(exc: errors.APIError) -> bool:
     `{"error": {...}}`."""
     details = exc.details
     response = getattr(exc, "response", None)
+    reason = getattr(response, "reason_phrase", None) or getattr(response, "reason", None)  # (httpx's, aiohttp's)
     return (
         isinstance(details, dict)
         and set(details) == {"message", "status"}
         and isinstance(details["message"], str)
-        and details["status"] == getattr(response, "reason_phrase", None)
+        and details["status"] == reason
     )
+
+
+def _request_line(exc: errors.APIError) -> tuple[str, str] | None:
+    """The method and URL of the request an error answers: httpx's response holds its `request`, aiohttp's its
+    `request_info` (through which google-genai sends when aiohttp is installed)."""
+    response = getattr(exc, "response", None)
+    request = getattr(response, "request", None) or getattr(response, "request_info", None)
+    if request is None:
+        return None
+    return str(request.method), str(request.url)
 
 
 def _path_hint(exc: errors.APIError) -> str:
     """For a 404 that is not Google's own error (a model not found, …) but a server's "no such page": the URL tried,
     and, when its path holds two API versions, that the base URL must not end in one."""
-    response = getattr(exc, "response", None)
-    request = getattr(response, "request", None) if response is not None else None
+    request = _request_line(exc)
     if exc.code != 404 or exc.status == "NOT_FOUND" or request is None:
         return ""
-    url = shown_url(str(request.url))  # (no password or key of the base URL in a stored error)
-    doubled = _TWO_VERSIONS.search(urlsplit(str(request.url)).path)
+    method, sent_to = request
+    url = shown_url(sent_to)  # (no password or key of the base URL in a stored error)
+    doubled = _TWO_VERSIONS.search(urlsplit(sent_to).path)
     if doubled:
         return (
-            f" ({request.method} {url} not found: the base URL must not end in /{doubled.group(1)}, the SDK adds the"
+            f" ({method} {url} not found: the base URL must not end in /{doubled.group(1)}, the SDK adds the"
             " API version; set GOOGLE_GEMINI_BASE_URL (or base_url=) without it)"
         )
-    return f" ({request.method} {url} not found: check the base URL)"
+    return f" ({method} {url} not found: check the base URL)"
 
 
 def _status_error(
