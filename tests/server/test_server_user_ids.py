@@ -3,16 +3,20 @@ wherever a user id is given out: a key (`keys create`) or a session an admin cre
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
+from orchestratex import Orchestrator
 from orchestratex.exceptions import UserError
 from orchestratex.server import issue_api_key
+from orchestratex.stores import SQLiteStore
 
-from .conftest import Api, bearer, in_app_loop
-from .server_process import CLI, child_env
+from .conftest import FAST, Api, bearer, in_app_loop
+from .server_process import CLI, ServerProcess, child_env, create_key
 
 LOOK_ALIKES = [
     ("alice\u200b", "the invisible character U+200B (ZERO WIDTH SPACE)"),
@@ -238,3 +242,47 @@ def test_a_key_stored_decomposed_before_keeps_its_first_session_under_its_id(api
     for typed in (ZOE, ZOE_DECOMPOSED):
         r = api.client.get(f"/api/sessions/user/{quote(typed)}", headers=key)
         assert [s["_id"] for s in r.json()] == [made["_id"]], r.text
+
+
+@pytest.mark.parametrize("user_id", ["alice ", "a/b", "..", "tab\there", "alice\u200b"], ids=repr)
+def test_the_library_refuses_the_user_ids_the_server_refuses_with_the_same_reason(
+    api: Api, tmp_path: Path, user_id: str
+) -> None:
+    """One rule at both doors: `Orchestrator.run(user_id=...)` and `create_session` stored a session for `alice `,
+    `a/b` or `..`, which no key could then reach (`keys create` refused the id, or made `alice`'s key), nor any route
+    name. The library refuses them as the server does, saying the same."""
+    refused = api.client.post("/api/sessions/", json={"user_id": user_id}, headers=api.admin)
+    assert refused.status_code == 422, refused.text
+    reason = refused.json()["detail"].removeprefix("user_id: ")
+
+    async def through_the_library() -> None:
+        async with Orchestrator(store=SQLiteStore(tmp_path / "lib.db"), simulate=True) as o:
+            with pytest.raises(UserError) as made:
+                await o.create_session(user_id)
+            assert str(made.value) == f"user_id {user_id[:80]!r}: {reason}"
+            with pytest.raises(UserError) as ran:
+                await o.run("Explain DNS", user_id=user_id, max_iterations=1)
+            assert str(ran.value) == str(made.value)
+            assert await o.store.list_sessions(user_id) == []  # (nothing stored)
+
+    asyncio.run(through_the_library())
+
+
+def test_a_run_the_library_made_for_a_user_is_read_through_the_server_with_their_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user id the library takes (`x y`, with a space) is one the server's keys and routes reach."""
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+
+    async def run() -> str:
+        async with Orchestrator(store=SQLiteStore(tmp_path / "ox.db"), simulate=True) as o:
+            return (await o.run("Explain DNS", user_id="x y", max_iterations=1)).orchestration.id
+
+    oid = asyncio.run(run())
+    headers = {"Authorization": f"Bearer {create_key(url, 'x y')}"}
+    with ServerProcess(url, tmp_path, env=FAST) as server, httpx.Client(base_url=server.base_url) as client:
+        r = client.get(f"/api/orchestration/status/{oid}", headers=headers)
+        assert r.status_code == 200 and r.json()["user_id"] == "x y", r.text
+        listed = client.get("/api/sessions/user/x%20y", headers=headers)
+        assert [s["_id"] for s in listed.json()] == [r.json()["session_id"]]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from .._user_ids import user_id_problem
 from ..domains import check_domain
 from ..evaluation._base import checked_panel_size
 from ..exceptions import Conflict, UserError
@@ -39,6 +40,9 @@ def new_session(
     if not user_id.strip():
         raise UserError("user_id must not be empty")
     check_text("user_id", user_id)
+    problem = user_id_problem(user_id)  # (the server's rule: its API could never name such a user's sessions)
+    if problem is not None:
+        raise UserError(f"user_id {user_id[:80]!r}: {problem}")
     check_numbers(max_iterations=max_iterations, cost_limit=cost_limit)
     catalog = orchestrator.catalog
     preferred = None if preferred_models is None else preferred_names(catalog, preferred_models)

@@ -20,52 +20,15 @@ form keeps its sessions).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Annotated
 
 from fastapi import Path
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from .._unseen import unseen
+from .._user_ids import MAX_USER_ID_CHARS, same_user, user_id_problem
 
 __all__ = ["MAX_USER_ID_CHARS", "PathUserId", "UserId", "same_user", "user_id_problem"]
-
-MAX_USER_ID_CHARS = 200
-"""The longest user id, in characters: what the routes taking a user id (a session's owner, the admin API's
-`?user_id=`) accept, so a key is never given to a user those routes cannot name."""
-
-_UNREACHABLE = re.compile(r"[/\x00-\x1f\x7f]")
-
-
-def same_user(one: str, other: str) -> bool:
-    """Whether two user ids name one user: equal, or equal in NFC (`zoë` composed or decomposed)."""
-    return one == other or unicodedata.normalize("NFC", one) == unicodedata.normalize("NFC", other)
-
-
-def user_id_problem(user_id: str) -> str | None:
-    """Why `user_id` cannot be a user id (one line saying what to change), or None when it can."""
-    if not user_id.strip():
-        return "a user id must not be empty or blank"
-    if len(user_id) > MAX_USER_ID_CHARS:
-        return f"a user id must be at most {MAX_USER_ID_CHARS} characters, not {len(user_id)}: give a shorter one"
-    found = _UNREACHABLE.search(user_id)
-    if found is not None:
-        what = "'/'" if found.group() == "/" else f"the control character {found.group()!r}"
-        return f"a user id must not hold {what}: it names the user in paths such as /api/sessions/user/{{user_id}}"
-    if user_id != user_id.strip():
-        return f"a user id must not begin or end with white space ({user_id!r}): it would read as another user's id"
-    invisible = next((c for c in user_id if unseen(c)), None)
-    if invisible is not None:
-        name = unicodedata.name(invisible, "a control character")
-        return (
-            f"a user id must not hold the invisible character U+{ord(invisible):04X} ({name}):"
-            " it would read as another user's id"
-        )
-    if user_id in (".", ".."):
-        return f"a user id must not be {user_id!r}: clients resolve it away in paths such as /api/sessions/user/…"
-    return None
 
 
 def _checked(user_id: str) -> str:
