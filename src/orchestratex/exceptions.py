@@ -229,6 +229,16 @@ class ProviderHTTPError(ProviderError):
 class AuthenticationError(ProviderHTTPError):
     """401/403: the key is missing, wrong or lacks permission. Never retried."""
 
+    def __init__(self, message: str, *, key_rejected: bool | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.key_rejected = key_rejected
+        """True when the provider's own code says the API key itself is refused (OpenAI's `invalid_api_key`,
+        Anthropic's `authentication_error`, Gemini's `API_KEY_INVALID`, an account blocked): the provider's other
+        models, sent the same key, are asked no more in the run. False when the key is good but not for this model.
+        None when the adapter cannot tell: the orchestrator then reads a 401 (Gemini: a 400) as a refused key unless
+        its message speaks of a model (a gateway's key allowed some models only), and a 403 as a refusal of this call
+        alone."""
+
 
 class RateLimited(ProviderHTTPError):
     """429: too many requests. Retried after `retry_after` seconds when the provider says so."""

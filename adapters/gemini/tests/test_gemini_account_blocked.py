@@ -65,3 +65,35 @@ async def test_a_run_leaves_a_blocked_account_for_another_model() -> None:
     assert result.status == "completed" and result.final_response == "A whole answer.", result.orchestration
     assert any("AuthenticationError" in e for e in result.orchestration.iterations[0].errors)
     assert orchestrator.circuit.state(MODEL.name) == "open"
+
+
+async def test_a_blocked_account_is_asked_once_not_once_per_gemini_model() -> None:
+    """Every call with the key ends so, but the refusal is a 403, which the run took for a refusal of that call alone:
+    each Gemini model was asked in turn, each stopped the same way (a call and an error more per model). The adapter
+    marks it `key_rejected`: the run asks none of the provider's other models."""
+    asked: list[str] = []
+
+    def gemini(http: httpx2.Request) -> httpx2.Response:
+        asked.append(http.url.path)
+        return httpx2.Response(200, json=body("PUP_LIMITED_DISABLED", parts=[{"text": "The first half of"}]))
+
+    provider = GeminiProvider(api_key="k", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(gemini)))
+    second = MODEL.model_copy(update={"name": "gemini:gemini-4-helium", "quality": 9.8})
+    other = ModelProfile(name="function:other", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=5)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=5)
+
+    def answer(r: object) -> str:
+        return json.dumps({"score": 9, "feedback": "ok"}) if r.purpose == "judge" else "A whole answer."  # type: ignore[attr-defined]
+
+    orchestrator = Orchestrator(
+        providers=[provider, FunctionProvider(answer)],
+        catalog=ModelCatalog([MODEL.model_copy(update={"quality": 9.9}), second, other, judge]),
+        router=BayesianRouter(explore=False),
+        judges=[judge.name],
+    )
+    preferred = [MODEL.name, second.name, other.name]
+    result = await orchestrator.run(
+        "Explain it.", preferred_models=preferred, max_iterations=2, evaluation_threshold=9.5
+    )
+    assert result.status == "completed" and result.final_response == "A whole answer.", result.orchestration
+    assert len(asked) == 1, asked

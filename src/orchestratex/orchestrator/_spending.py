@@ -243,7 +243,7 @@ class Spending(RunState):
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
             if not answers_after_judging(exc):  # (a judge prompt too long, a judge setting refused: it may answer)
                 self.failed |= {model.name}  # nor to answer: not the next iteration's pick, to wait out again
-        if isinstance(exc, AuthenticationError) and exc.status_code != 403:  # (401; Gemini's 400 API_KEY_INVALID)
+        if isinstance(exc, AuthenticationError):
             self._key_refused(model, exc)
         return usage, cost
 
@@ -253,8 +253,13 @@ class Spending(RunState):
         OPENAI_API_KEY had each of the catalog's ten OpenAI models asked in turn, each answering the same 401). Unless
         the refusal speaks of a model (a gateway's virtual key for some models only: LiteLLM's 401 "key not allowed to
         access model … Tried to access gpt-4"): that key may be good for the others. Other providers' models stay
-        candidates."""
-        if _ABOUT_A_MODEL.search(str(exc)):
+        candidates. The adapter says which it is (`exc.key_rejected`, from the vendor's code); an adapter that does
+        not (a third party's, a 401 of an OpenAI-compatible server without OpenAI's code) leaves it to the status and
+        the message: a 403 is a refusal of this call alone."""
+        rejected = exc.key_rejected
+        if rejected is None:
+            rejected = exc.status_code != 403 and not _ABOUT_A_MODEL.search(str(exc))
+        if not rejected:
             return
         others = {m.name for m in self.o.catalog if m.provider == model.provider} - self.failed - {model.name}
         if others:

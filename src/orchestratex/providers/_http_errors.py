@@ -92,7 +92,9 @@ def http_error(
     the message says to check). `label` is the vendor's error type, shown after the status (`529
     overloaded_error`). `retry_after` is the wait a 429 or 5xx asks for, when the vendor says it elsewhere than
     in the headers (read from `retry-after-ms` or `retry-after` otherwise). The flags are what the adapter read in
-    the vendor's codes: `refused_key` (a key refused with another status, as Gemini's 400 `API_KEY_INVALID`),
+    the vendor's codes: `refused_key` (the vendor's code says the API key itself is refused, whatever the status:
+    OpenAI's 401 `invalid_api_key`, Anthropic's 401 `authentication_error`, Gemini's 400 `API_KEY_INVALID`; the
+    `AuthenticationError` is then `key_rejected`, and the run asks none of the provider's other models),
     `key_accepted` (a 403 that is not about the key: OpenAI's for a country it does not serve,
     `unsupported_country_region_territory`, or a model the key's project may not use, `model_not_found`),
     `quota_exhausted` (a 429 that waiting will not cure), `over_limit` (a 429 for a request larger by itself than a
@@ -119,7 +121,8 @@ def http_error(
     if (status in (401, 403) and not filtered and not key_accepted) or refused_key:  # (OpenRouter: a flagged input)
         what = "refused access (permission denied)" if status == 403 else "rejected the API key"
         hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
-        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")
+        message = f"{provider} {what} ({status}): {detail}; {hint}"
+        return http(AuthenticationError, message, key_rejected=True if refused_key else None)
     if status == 429:
         if quota_exhausted or over_limit:
             what = "quota exhausted" if quota_exhausted else "request larger than its rate limit allows"

@@ -51,6 +51,7 @@ def _status_error(
     headers = dict(exc.response.headers)
     detail = (_api_message(exc) or _quoted(exc, api_key)) + _path_hint(exc)
     lowered = detail.lower()
+    label = str(getattr(exc, "type", None) or "")
     return http_error(
         status,
         detail,
@@ -59,7 +60,8 @@ def _status_error(
         api_key_env=api_key_env,
         body=exc.body,
         headers=headers,
-        label=str(getattr(exc, "type", None) or ""),  # 529 overloaded_error, 500 api_error, 504 timeout_error, …
+        label=label,  # 529 overloaded_error, 500 api_error, 504 timeout_error, …
+        refused_key=status == 401 and label == "authentication_error",
         too_long=status in (400, 413) and any(p in lowered for p in _CONTEXT_PHRASES),
         filtered=status == 400 and any(p in lowered for p in _FILTER_PHRASES),
         missing_model=status == 404 and lowered.startswith(_MISSING_MODEL),

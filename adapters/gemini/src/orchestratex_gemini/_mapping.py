@@ -75,6 +75,7 @@ def account_blocked(finish: str) -> AuthenticationError | None:
         "Gemini stopped the answer: the key's account is limited or disabled for violations of the Prohibited Use"
         f" Policy (finishReason {_ACCOUNT_BLOCKED}); every call with this key will fail: use another key or account",
         status_code=403,
+        key_rejected=True,
     )
 
 

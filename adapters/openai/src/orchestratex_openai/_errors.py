@@ -182,6 +182,7 @@ def _classified(
         body=exc.body,
         headers=headers,
         retry_after=_rate_limit_wait(exc, status, headers),
+        refused_key=status == 401 and code == "invalid_api_key",
         key_accepted=code in _NOT_THE_KEY,
         quota_exhausted=code == "insufficient_quota",
         over_limit=status == 429 and _OVER_LIMIT in detail,
