@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import ProviderConnectionError, ProviderTimeout
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message, Provider
+from orchestratex.testing.provider_contract import silent_server
 
 pytest.importorskip("orchestratex_openai")
 pytest.importorskip("orchestratex_anthropic")
@@ -76,41 +75,19 @@ def _gemini_part() -> bytes:
     )
 
 
-@contextlib.contextmanager
-def breaking_server(part: bytes, *, then: str) -> Iterator[str]:
+def breaking_server(part: bytes, *, then: str) -> contextlib.AbstractContextManager[str]:
     """A server on 127.0.0.1 that answers every request 200 with `part` of a stream, then closes the connection
     (`then="closed"`, as a server that went down or a proxy that dropped it) or sends nothing more (`"silent"`),
     until the test ends. Yields its base URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            held.append(conn)  # (closed when the test ends, whatever happens to it here)
-            try:
-                conn.recv(65536)
-                head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-                conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
-                if then == "closed":  # (before the stream's last chunk: the client reads all that came, then the end)
-                    conn.shutdown(socket.SHUT_WR)
-            except OSError:  # (the client left first)
-                continue
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        if then == "closed":  # (before the stream's last chunk: the client reads all that came, then the end)
+            conn.shutdown(socket.SHUT_WR)
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # (wakes the `accept` under way: closing alone does not)
-        listener.close()
-        server.join(timeout=10)  # (a connection accepted as the test ended is in `held` before it is closed)
-        for conn in held:
-            conn.close()
+    return silent_server(answer)
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,6 @@ its answer came …: the server, or a proxy or load balancer before it, dropped 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,6 +14,7 @@ import orchestratex.providers
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import ProviderConnectionError
 from orchestratex.providers import GenerationRequest, Message, Provider
+from orchestratex.testing.provider_contract import silent_server
 
 pytest.importorskip("orchestratex_openai")
 pytest.importorskip("orchestratex_anthropic")
@@ -42,34 +41,20 @@ ADAPTERS: dict[str, tuple[ModelProfile, Callable[[str], Provider]]] = {
 
 
 @pytest.fixture
-def silent_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def unanswering(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A server that takes each request and never answers it."""
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local socket, not the vendor
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            held.append(conn)
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
-    for conn in held:
-        conn.close()
+    with silent_server() as url:
+        yield url
 
 
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
 @pytest.mark.parametrize("streamed", [False, True])
 async def test_a_call_cut_off_by_the_provider_s_own_aclose_says_so(
-    silent_server: str, adapter: str, streamed: bool
+    unanswering: str, adapter: str, streamed: bool
 ) -> None:
     model, make = ADAPTERS[adapter]
-    provider = make(silent_server)
+    provider = make(unanswering)
     request = GenerationRequest(model=model, messages=[Message(role="user", content="hi")], max_output_tokens=50)
 
     async def on_text(text: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,6 +16,7 @@ import orchestratex.providers
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import ProviderConnectionError
 from orchestratex.providers import GenerationRequest, Message, Provider
+from orchestratex.testing.provider_contract import silent_server
 from orchestratex_anthropic import AnthropicProvider
 from orchestratex_gemini import GeminiProvider
 from orchestratex_openai import OllamaProvider
@@ -40,22 +40,15 @@ installed)."""
 def dropping(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     """A server reading each request whole, then resetting the connection (`SO_LINGER` 0: an RST) or closing it."""
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not a provider
-    listener = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            _read_request(conn)
-            if request.param == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
+    def drop(conn: socket.socket) -> None:
+        _read_request(conn)
+        if request.param == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield request.param, f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
+    with silent_server(drop) as url:
+        yield request.param, url
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))

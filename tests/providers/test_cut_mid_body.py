@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,6 +15,7 @@ import orchestratex.providers
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import ProviderConnectionError
 from orchestratex.providers import GenerationRequest, Message, Provider
+from orchestratex.testing.provider_contract import silent_server
 from orchestratex_anthropic import AnthropicProvider
 from orchestratex_gemini import GeminiProvider
 from orchestratex_openai import OpenAIProvider
@@ -25,23 +25,15 @@ from orchestratex_openai import OpenAIProvider
 def cut_mid_body(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A server answering 200 with a body announced as 500 bytes, closing the connection after 17 of them."""
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not a provider
-    listener = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                _read_request(conn)
-                head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n"
-                conn.sendall(head + b'{"id": "x", "choi')
-                conn.shutdown(socket.SHUT_WR)  # (the end of the body, cut: never a reset the client could read first)
+    def answer(conn: socket.socket) -> None:
+        _read_request(conn)
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n"
+        conn.sendall(head + b'{"id": "x", "choi')
+        conn.shutdown(socket.SHUT_WR)  # (the end of the body, cut: never a reset the client could read first)
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
+    with silent_server(answer) as url:
+        yield url
 
 
 def _read_request(conn: socket.socket) -> None:

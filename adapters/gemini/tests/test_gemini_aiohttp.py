@@ -23,6 +23,7 @@ from orchestratex import FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import ProviderConnectionError, ProviderHTTPError, ProviderTimeout
 from orchestratex.orchestrator import RetryPolicy
+from orchestratex.testing.provider_contract import silent_server
 from orchestratex_gemini import GeminiProvider
 
 from .test_gemini_connect_timeout import black_hole
@@ -48,32 +49,17 @@ def _nothing_listening() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-@contextlib.contextmanager
-def _closing_mid_stream() -> Iterator[str]:
+def _closing_mid_stream() -> contextlib.AbstractContextManager[str]:
     """A server answering 200 with the first chunks of a stream ("Hello, world"), then closing the connection."""
     part = sse(chunk("Hello"), chunk(", world"))
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-            conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
-            conn.shutdown(socket.SHUT_WR)
-            held.append(conn)
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        conn.shutdown(socket.SHUT_WR)
 
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
+    return silent_server(answer)
 
 
 async def test_the_sdk_sends_through_aiohttp_and_a_server_not_reached_is_a_connection_error() -> None:
@@ -178,33 +164,18 @@ async def test_an_aiohttp_without_middlewares_follows_no_redirect(servers: tuple
     assert len(gateway.headers) == 1 and not elsewhere.headers
 
 
-@contextlib.contextmanager
-def _answering_after(seconds: float) -> Iterator[str]:
+def _answering_after(seconds: float) -> contextlib.AbstractContextManager[str]:
     """A server that accepts at once but answers (`ANSWER`) only `seconds` after it read the request: a model writing
     a long answer."""
     body = json.dumps(ANSWER).encode()
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            held.append(conn)
-            conn.recv(65536)
-            time.sleep(seconds)
-            head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
-            conn.sendall(head.encode() + body)
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        time.sleep(seconds)
+        head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+        conn.sendall(head.encode() + body)
 
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
+    return silent_server(answer)
 
 
 @pytest.mark.skipif(not MIDDLEWARES, reason="aiohttp before 3.12 takes no client middleware")

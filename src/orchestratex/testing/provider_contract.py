@@ -36,8 +36,10 @@ mock transports.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -85,6 +87,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "local_server",
+    "silent_server",
 ]
 
 ErrorKind = Literal["rate_limit", "server", "auth", "forbidden", "context_length"]
@@ -161,6 +164,44 @@ def local_server(
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def silent_server(handle: Callable[[socket.socket], None] | None = None) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 (a free port) that accepts every connection and answers nothing: a server, or a proxy
+    before it, gone silent. With `handle`, each connection is first given to `handle(conn)`, in the server's thread (the
+    request unread: read it there), to send part of an answer and perhaps close its side (`conn.shutdown(SHUT_WR)`): a
+    stream cut off, an answer sent late. Every connection stays open until the block ends (an `OSError` of `handle`,
+    the client gone first, is ignored). Yields the base URL, `http://127.0.0.1:PORT`. (A provider sends to it only
+    while `orchestratex.providers.ALLOW_MODEL_REQUESTS` is True.)"""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)  # (closed when the block ends, whatever `handle` does with it)
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle(conn)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # (wakes the `accept` under way: closing alone does not)
+        listener.close()
+        for conn in list(held):  # (wakes a `handle` waiting for a request that will not come)
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.join(timeout=10)  # (a connection accepted as the block ended is in `held` before it is closed)
+        for conn in held:
+            conn.close()
 
 
 class MockServer:
