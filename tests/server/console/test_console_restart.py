@@ -59,7 +59,10 @@ def test_a_run_resumed_by_the_next_server_says_what_its_total_leaves_out(
     oid = (page.locator("#live-title").text_content() or "").split()[-1]
     assert first.server.proc is not None
     first.server.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    while "stopping: waiting up to" not in first.server.log():  # (two signals sent 0.2 s apart to a server not
+        assert time.monotonic() < deadline  # scheduled meanwhile were one: its grace let the run end, nothing resumed)
+        time.sleep(0.05)
     first.server.kill(signal.SIGTERM)  # (a second: the run is handed back at once, its call abandoned in flight)
     with restarted(first.server, tmp_path):
         page.locator(ENDED).wait_for(timeout=90_000)
