@@ -23,7 +23,10 @@ _AFTER_S = 0.05
 
 
 def _again(main_thread: int, sig: int) -> None:
+    handler = signal.getsignal(sig)
     time.sleep(_AFTER_S)
+    if signal.getsignal(sig) is not handler:  # (the command has given the signal back since: it is no longer a stop)
+        return
     if hasattr(signal, "pthread_kill"):
         signal.pthread_kill(main_thread, sig)  # (interrupts a system call the main thread waits in)
     else:  # (Windows: Python runs the handler in the main thread all the same)
