@@ -28,6 +28,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._dollars import dollars
 from ..exceptions import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class Interrupted(Exception):
                 f"({self.unrecorded}): it is still running there, and a server on this store (`orchestratex "
                 f"serve{self.store}{self.catalog}`) resumes it once its lease has expired"
             )
-        oid, spent = self.orchestration_id, f"${self.spent:.6f} spent{self._abandoned()}"
+        oid, spent = self.orchestration_id, f"{dollars(self.spent)} spent{self._abandoned()}"
         if self.status == "running":
             return (
                 f"{what}: orchestration {oid} is detached ({spent}); a server on this store "

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
+from .._dollars import dollars
 from ..events import (
     EvaluationCompleted,
     Event,
@@ -91,7 +92,7 @@ class LiveView:
         self.output.row(
             Text.assemble(
                 ("   answered", "bold"),
-                f"  {e.tokens_used} tokens · ${e.cost:.6f} · {e.latency_ms / 1000:.1f} s  ",
+                f"  {e.tokens_used} tokens · {dollars(e.cost)} · {e.latency_ms / 1000:.1f} s  ",
                 (f"“{one_line(e.response_preview)}”", "dim"),
             )
         )
@@ -104,7 +105,7 @@ class LiveView:
                 ("   judged", "bold"),
                 "    ",
                 (f"{score_text(e.score)}/10", colour),
-                f" by {e.evaluator_model} (${e.cost:.6f}): ",
+                f" by {e.evaluator_model} ({dollars(e.cost)}): ",
                 (one_line(e.feedback), "dim"),
             )
         )
@@ -117,7 +118,7 @@ class LiveView:
             Text.assemble(
                 ("✔ completed", "bold green"),
                 f" {score} by {e.model_name} after {_iterations(e.iterations)} · "
-                f"${e.total_cost:.6f} · stop: {e.stop_reason}",
+                f"{dollars(e.total_cost)} · stop: {e.stop_reason}",
             )
         )
 
@@ -126,7 +127,7 @@ class LiveView:
         self.output.line(  # whole, even on a terminal: the error says what to do
             Text.assemble(
                 (f"✘ {e.reason}", "bold red"),
-                f" after {_iterations(e.iterations)} · ${e.total_cost:.6f}: {one_line(e.error)}",
+                f" after {_iterations(e.iterations)} · {dollars(e.total_cost)}: {one_line(e.error)}",
             )
         )
 

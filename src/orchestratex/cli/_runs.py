@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .._dollars import dollars
 from .._ids import in_utc
 from ..exceptions import NotFound, OrchestrateXError, UserError
 from ._interrupt import abandoned_note
@@ -198,7 +199,7 @@ def _listed(
             in_utc(d.created_at).strftime("%Y-%m-%d %H:%M:%S"),
             "detached" if detached(d) else "stalled" if d.status == "running" and d.id in stalled else d.status,
             "" if d.final_score is None else score_text(d.final_score),
-            f"{d.total_cost:.6f}",
+            dollars(d.total_cost).removeprefix("$"),
             str(len(d.iterations)),
             d.final_model or "",
             one_line(d.prompt),
@@ -582,7 +583,7 @@ def _describe(
     score = "no score" if doc.final_score is None else f"score {score_text(doc.final_score)}/10 by {doc.final_model}"
     stop = f" · stop: {doc.stop_reason}" if doc.stop_reason else ""
     n = len(doc.iterations)
-    yield f"result:   {score} · {n} iteration{'' if n == 1 else 's'} · ${doc.total_cost:.6f}{stop}"
+    yield f"result:   {score} · {n} iteration{'' if n == 1 else 's'} · {dollars(doc.total_cost)}{stop}"
     if doc.error:
         yield f"error:    {doc.error}"
     if doc.overage_cost > 0:  # (a total above the run's cost limit, with nothing said)
@@ -591,11 +592,11 @@ def _describe(
             (session_limit, f"{_usd(session_limit or 0)} for its session"),
         ]
         over = [text for at, text in bounds if at is not None and doc.total_cost > at]
-        spent = f"${doc.total_cost:.6f}"
+        spent = f"{dollars(doc.total_cost)}"
         total = f"{spent} is over its cost limit ({over[0]})" if over else f"{spent} spent"
         yield (
-            f"note:     {total}: ${doc.overage_cost:.6f} of it a provider billed past what was reserved for its calls "
-            "(it reported usage beyond the request's bounds)"
+            f"note:     {total}: {dollars(doc.overage_cost)} of it a provider billed past what was reserved for its"
+            " calls (it reported usage beyond the request's bounds)"
         )
     if detached(doc):  # (it read as a run going on: "running", its call "waiting for its answer")
         yield (
@@ -625,7 +626,7 @@ def _describe(
             f"run (it died, or handed the run on: `run --detach` interrupted, a server stopped), and made again{billed}"
         )
     if doc.abandoned_calls and not simulated and not free:  # (a cancelled run's calls stopped in flight: cost unknown)
-        yield f"note:     ${doc.total_cost:.6f} spent{abandoned_note(doc.abandoned_calls)}"
+        yield f"note:     {dollars(doc.total_cost)} spent{abandoned_note(doc.abandoned_calls)}"
 
 
 def _hanging(text: str, width: int) -> str:
@@ -664,7 +665,7 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
     else:
         yield (
             f"#{it.index} {it.model_name} ({it.phase}){score} · {u.total_tokens} tokens ({u.input_tokens} in, "
-            f"{u.output_tokens} out) · ${it.cost:.6f} · {it.latency_ms / 1000:.1f} s"
+            f"{u.output_tokens} out) · {dollars(it.cost)} · {it.latency_ms / 1000:.1f} s"
         )
     if it.reasoning:
         yield f"   routing: {' '.join(it.reasoning.split())}"
@@ -672,10 +673,10 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
         for v in it.evaluation.verdicts:
             verdict = "failed" if v.score is None else f"{score_text(v.score)}/10"
             said = v.error if v.error else " ".join(v.feedback.split())
-            yield f"   judge {v.judge_model}: {verdict} (${v.cost:.6f}): {said}"
+            yield f"   judge {v.judge_model}: {verdict} ({dollars(v.cost)}): {said}"
     if it.failed_cost:  # (in the run's total and on no line above: the iteration's lines did not add up to it)
         yield (
-            f"   billed for nothing kept: ${it.failed_cost:.6f} (a refused or empty answer before this one, or "
+            f"   billed for nothing kept: {dollars(it.failed_cost)} (a refused or empty answer before this one, or "
             "judges whose verdicts were not kept)"
         )
     for error in it.errors:

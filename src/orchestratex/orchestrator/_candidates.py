@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .._dollars import dollars
 from ..catalog import ModelProfile
 from ..exceptions import UnknownPriceError
 from ..providers import GenerationRequest, Message
@@ -13,7 +14,6 @@ from ..usage import add_costs
 from ._budget import affordable_cap
 from ._ledger import Stop
 from ._prompts import request_messages
-from ._result import dollars
 from ._spending import Spending
 from ._window import too_long
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from .._dollars import dollars
 from ..events import EVENT_ADAPTER, Event, EventHandler
 from ..records import Orchestration, OrchestrationStatus, Session, StopReason, Thread
 
@@ -162,15 +163,6 @@ class RunResult:
         data["simulated"] = self.simulated
         data["events"] = [EVENT_ADAPTER.dump_python(e, mode="json") for e in self.events]
         return data
-
-
-def dollars(amount: float) -> str:
-    """`amount` in US dollars with six decimals, or as many more as show a cost below a millionth of a dollar
-    (`$0.0000004`, not `$0.000000`)."""
-    digits = 6
-    while digits < 12 and amount and round(amount, digits) == 0:
-        digits += 1
-    return f"${amount:.{digits}f}"
 
 
 def _cut(text: str | None, most: int = 60) -> str | None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
+from .._dollars import dollars
 from .._seal import made, seal
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import EvaluationTask
@@ -57,7 +58,6 @@ from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._portal import INTERRUPTED
 from ._prompts import build_messages
-from ._result import dollars
 from ._spending import KEPT
 from ._watch import CANCEL_REQUESTED, ending_here
 

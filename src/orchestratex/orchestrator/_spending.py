@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from .._dollars import dollars
 from .._seal import share
 from ..catalog import ModelProfile
 from ..evaluation._base import _builtin_evaluate as builtin_evaluate
@@ -37,7 +38,6 @@ from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._failures import answers_after_judging, keeps_judging
 from ._ledger import EPS, NO_TOKENS, Ledger, Role, assign
-from ._result import dollars
 from ._retry import retry_after
 from ._run_state import RunState, call_record
 from ._stream import AnswerDelta

@@ -9,11 +9,11 @@ from functools import partial
 
 from fastapi import APIRouter, Request, Response
 
+from .._dollars import dollars
 from ..catalog import ModelCatalog
 from ..exceptions import Conflict, NotFound, OrchestrateXError
 from ..orchestrator import Orchestrator
 from ..orchestrator._judges import JudgePlanner
-from ..orchestrator._result import dollars
 from ..orchestrator._run_state import RunState
 from ..providers._base import least_output_tokens
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session, Thread
