@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 
@@ -93,4 +95,34 @@ def test_cancel_stops_the_run_it_was_pressed_for_while_other_runs_start(desktop:
         for oid in (other, third):
             assert client.get(f"/api/orchestration/status/{oid}").json()["status"] in ("pending", "running")
             client.post(f"/api/orchestration/{oid}/cancel")  # (not left running under the other tests)
+    assert desktop.problems() == []
+
+
+def test_a_cancelled_run_shows_its_best_answer_whole(desktop: Watched, console: Console) -> None:
+    """A run cancelled once it had answers keeps the best of them, paid for, in its status document (`final_response`,
+    which `orchestratex runs show` prints whole); the console showed its first 200 characters alone, in the card of
+    the answer (`response_preview`), and the rest could not be read. It now shows it whole once the run has ended."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    log_in(page, console)
+    new_session(page)
+    page.get_by_label("Prompt").fill("Write a long essay on the history of tea")
+    page.get_by_label("Max iterations").fill("8")
+    page.get_by_label("Threshold (0–10)").fill("10")
+    page.get_by_role("button", name="Start").click()
+    page.locator("#feed li[data-type=evaluation_completed]").first.wait_for(timeout=90_000)
+    page.get_by_role("button", name="Cancel orchestration").click()
+    page.locator("#feed li[data-type=orchestration_failed]").wait_for(timeout=90_000)
+    oid = (page.locator("#live-title").text_content() or "").split()[-1]
+    headers = {"Authorization": f"Bearer {console.key}"}
+    doc = httpx.get(f"{console.server.base_url}/api/orchestration/status/{oid}", headers=headers).json()
+    assert doc["status"] == "cancelled" and len(doc["final_response"]) > 200, doc
+    best = page.locator("#verdicts pre.answer")
+    expect(best).to_have_text(doc["final_response"])
+    cut = f"{math.floor(doc['final_score'] * 100 + 1e-6) / 100:.2f}"  # (as the console writes a score: cut)
+    score = cut[:-1] if cut.endswith("0") else cut
+    expect(page.locator("#verdicts h3.answer-title")).to_have_text(
+        f"Best answer so far: {score}/10 by {doc['final_model']} (the run was cancelled)"
+    )
     assert desktop.problems() == []

@@ -151,6 +151,21 @@ export function renderEvent(event) {
 }
 
 /**
+ * The best answer of a run that ended without completing (cancelled, most often, once it had answers), or null: its
+ * status document keeps it (`final_response`), paid for, and the feed showed its start alone (`response_preview`).
+ * `orchestratex runs show` prints it whole.
+ */
+export function renderBestSoFar(doc) {
+  if (doc.status === "completed" || doc.final_response === null || doc.final_response === undefined) return null;
+  const judged = doc.final_score === null || doc.final_score === undefined ? "unjudged" : score(doc.final_score);
+  const how = { cancelled: "the run was cancelled", failed: "the run failed" }[doc.status] ?? `the run is ${doc.status}`;
+  return [
+    h("h3", { class: "answer-title" }, `Best answer so far: ${judged} by ${doc.final_model} (${how})`),
+    h("pre", { class: "answer best", dir: "auto" }, doc.final_response),
+  ];
+}
+
+/**
  * Why a run that completed stopped short of its threshold and iterations (`stop_reason` budget or error: the status
  * document's `error` says why; its last event does not), or null. The feed said "stop reason: budget" alone.
  */

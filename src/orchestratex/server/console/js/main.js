@@ -3,7 +3,7 @@
 import { Api, ApiError, EventStream, idempotencyKey } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
-import { renderEarlyStop, renderEvent, renderOverage, renderVerdicts } from "./feed.js";
+import { renderBestSoFar, renderEarlyStop, renderEvent, renderOverage, renderVerdicts } from "./feed.js";
 import { decimalComma, readNumber } from "./numbers.js";
 import { progressOf, statusOf } from "./progress.js";
 import { freeRun, uncountedNotes } from "./uncounted.js";
@@ -686,7 +686,7 @@ async function showVerdicts(orchestrationId) {
     const free = !simulated && (doc.interrupted_calls || doc.abandoned_calls) ? await isFree(doc, events) : false;
     if (state.watching !== orchestrationId) return;
     const notes = [renderEarlyStop(doc), renderOverage(doc), ...uncountedNotes(doc, { simulated, free })];
-    fill(byId("verdicts"), notes, h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
+    fill(byId("verdicts"), notes, renderBestSoFar(doc), h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
   } catch (err) {
     if (state.watching !== orchestrationId) return;
     fill(byId("verdicts"), h("p", { class: "error" }, `The verdicts could not be read: ${err.message}`));
