@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.slow
 
 @dataclass
 class SilencingProxy:
-    """Forwards each connection to `port`; `silence()` makes every connection open so far drop what it carries, both
-    ways, without closing it."""
+    """Forwards each connection to `port`; `silence()` makes every connection open so far (and, if asked, every one
+    opened later) drop what it carries, both ways, without closing it."""
 
     port: int
     listener: socket.socket = field(default_factory=socket.socket)
@@ -39,7 +40,12 @@ class SilencingProxy:
         self.listener.listen(64)
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def silence(self) -> None:
+    def silence(self, *, new_ones_too: bool = False) -> None:
+        """Every connection open so far drops what it carries; with `new_ones_too`, every one opened from now on too."""
+        self.silenced_below = 2**62 if new_ones_too else self.opened
+
+    def restore(self) -> None:
+        """The connections opened from now on pass what they carry (those silenced so far stay silent)."""
         self.silenced_below = self.opened
 
     def _accept(self) -> None:
@@ -71,6 +77,19 @@ class SilencingProxy:
         self.listener.close()
         for end in self.sockets:
             end.close()
+
+
+def record_states(page: Any) -> None:
+    """Keep, in the page, every text the line of the stream's state shows (`window.states`): some last an instant."""
+    page.evaluate(
+        """() => {
+          window.states = [];
+          const line = document.getElementById('stream-state');
+          new MutationObserver((changes) => {
+            for (const change of changes) for (const node of change.addedNodes) window.states.push(node.textContent);
+          }).observe(line, {childList: true});
+        }"""
+    )
 
 
 @pytest.fixture
@@ -108,15 +127,7 @@ def test_a_stream_gone_silent_is_reopened(desktop: Watched, quick_heartbeats: Co
     state = page.locator("#stream-state")
     expect(state).to_have_text("Live: events appear as they happen.")
     sid = page.locator("#session-list button[aria-current=true]").get_attribute("data-session")
-    page.evaluate(
-        """() => {
-          window.states = [];
-          const line = document.getElementById('stream-state');
-          new MutationObserver((changes) => {
-            for (const change of changes) for (const node of change.addedNodes) window.states.push(node.textContent);
-          }).observe(line, {childList: true});
-        }"""
-    )
+    record_states(page)
     page.wait_for_timeout(2500)  # (a heartbeat or two: the server's interval, 1 s here)
     proxy.silence()
     headers = {"Authorization": f"Bearer {quick_heartbeats.key}"}
@@ -131,4 +142,32 @@ def test_a_stream_gone_silent_is_reopened(desktop: Watched, quick_heartbeats: Co
     )
     expect(state).to_have_text("Live: events appear as they happen.")
     expect(page.locator("#feed li").first).to_have_attribute("data-seq", "1")
+    assert [p for p in desktop.problems() if "ERR_" not in p] == []
+
+
+def test_a_stream_whose_handshake_goes_unanswered_is_tried_again(
+    desktop: Watched, quick_heartbeats: Console, proxy: SilencingProxy
+) -> None:
+    """While the network stays silent, a new stream's handshake is not answered either: it is given up as a refused one
+    is, saying so, and tried again at the pace of refusals (not after twice as long each time, as for a stream that had
+    opened), so that the stream opens soon after the network comes back."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.goto(proxy.base_url)
+    page.get_by_label("User id").fill(quick_heartbeats.user)
+    page.get_by_label("API key").fill(quick_heartbeats.key)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="New session").click()
+    state = page.locator("#stream-state")
+    expect(state).to_have_text("Live: events appear as they happen.")
+    page.wait_for_timeout(2500)  # (a heartbeat or two: the server's interval, 1 s here)
+    record_states(page)
+    proxy.silence(new_ones_too=True)
+    page.wait_for_function(
+        "() => window.states.some((text) => /^The live stream did not open within 20 s; reconnecting in/.test(text))",
+        timeout=60_000,
+    )
+    proxy.restore()
+    expect(state).to_have_text("Live: events appear as they happen.", timeout=30_000)
     assert [p for p in desktop.problems() if "ERR_" not in p] == []

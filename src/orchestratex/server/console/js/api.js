@@ -199,7 +199,7 @@ export class EventStream {
     const alive = () => {
       heard = Date.now();
       clearTimeout(this.watchdog);
-      this.watchdog = setTimeout(() => this.silent(socket), this.silenceMs);
+      this.watchdog = setTimeout(() => this.silent(socket, opened), this.silenceMs);
     };
     alive(); // (a handshake the network never answers is given up alike)
     socket.addEventListener("open", () => {
@@ -257,14 +257,23 @@ export class EventStream {
   /**
    * Give up a socket that has said nothing for `silenceMs`, not even the heartbeat the server sends after its interval
    * of silence, and open another: a network gone silent (a Wi-Fi dropped, a laptop asleep, a NAT that forgot the
-   * connection) closes nothing, and the page said "Live" for good while no event came. The next one is given twice
-   * as long until a heartbeat says how long the server stays silent (a server's interval may be set longer).
+   * connection) closes nothing, and the page said "Live" for good while no event came. After an open one, the next
+   * is given twice as long until a heartbeat says how long the server stays silent (a server's interval may be set
+   * longer); a handshake left unanswered is tried again as a refused one is, after `retryMs`.
    */
-  silent(socket) {
+  silent(socket, opened) {
     if (this.closed || socket !== this.socket) return;
     this.socket = null; // (its close, maybe minutes away on a dead network, is not waited for)
     socket.close(1000, "silent");
     const seconds = Math.round(this.silenceMs / 1000);
+    if (!opened) {
+      const wait = this.retryMs;
+      this.retryMs = Math.min(this.retryMs * 2, 10000);
+      const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
+      this.onState("refused", `The live stream did not open within ${seconds} s; ${again}`);
+      this.timer = setTimeout(() => this.open(), wait);
+      return;
+    }
     this.silenceMs = Math.min(this.silenceMs * 2, MAX_SILENCE_MS);
     this.onState("closed", `Nothing came from the server for ${seconds} s (the network may have dropped); reconnecting…`);
     this.open();
