@@ -962,3 +962,29 @@ def test_the_openai_pages_curl_commands_run_as_written_against_orchestratex_serv
     ]  # (the first answer, with no line break after it)
     assert completion["object"] == "chat.completion" and completion["orchestratex"]["status"] == "completed", out
     assert "data: [DONE]" in out and '"object": "list"' in out, out
+
+
+def test_the_errors_page_names_every_error_class_a_traceback_shows() -> None:
+    """docs/errors.md draws "every error OrchestrateX raises" from `orchestratex.exceptions`, but a test that forgot its
+    test double fails with `RequestsBlocked` (`ALLOW_MODEL_REQUESTS = False`), a `FunctionProvider` returning a dict
+    with `FunctionMisused`, and `drive(id)` of a run begun on the other kind of models with `OtherModels`: a reader
+    looking up the name their traceback shows found it on no page. Each class of the package is in the page's tree."""
+    import importlib
+    import pkgutil
+
+    import orchestratex
+    from orchestratex.exceptions import OrchestrateXError
+
+    for module in pkgutil.walk_packages(orchestratex.__path__, "orchestratex."):
+        if not module.name.endswith("__main__") and ".lab" not in module.name:
+            importlib.import_module(module.name)
+    found: set[str] = set()
+    pending: list[type[BaseException]] = [OrchestrateXError]
+    while pending:
+        cls = pending.pop()
+        found.add(cls.__name__)
+        pending += [sub for sub in cls.__subclasses__() if sub.__module__.startswith("orchestratex.")]
+    tree = re.search(r"```\n(OrchestrateXError\n.*?)```", (ROOT / "docs" / "errors.md").read_text(), re.S)
+    assert tree, "docs/errors.md no longer draws the exception tree"
+    drawn = set(re.findall(r"[├└]── (\w+)", tree.group(1))) | {"OrchestrateXError"}
+    assert sorted(found - drawn) == []
