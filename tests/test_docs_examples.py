@@ -988,3 +988,25 @@ def test_the_errors_page_names_every_error_class_a_traceback_shows() -> None:
     assert tree, "docs/errors.md no longer draws the exception tree"
     drawn = set(re.findall(r"[├└]── (\w+)", tree.group(1))) | {"OrchestrateXError"}
     assert sorted(found - drawn) == []
+
+
+REFUSED = {"cost_limit", "max_iteration", "on_event"}
+"""The `orchestrator.<name>`s docs/orchestrator.md shows refused (a run's option, a misspelling, `on_event=`)."""
+
+
+def test_every_attribute_of_an_orchestrator_or_a_catalog_the_pages_name_exists() -> None:
+    """docs/evaluation.md gave the same-model rule as `catalog.model_identity`, written as the `catalog` of every other
+    page is, a `ModelCatalog`: `catalog.model_identity(...)` raised `AttributeError: 'ModelCatalog' object has no
+    attribute 'model_identity'` (it is a function of the module, not a public one). Each `orchestrator.<name>` and
+    `catalog.<name>` of the pages is an attribute of an `Orchestrator` and a `ModelCatalog`."""
+    from orchestratex import ModelCatalog, Orchestrator
+
+    orchestrator, catalog = Orchestrator(), ModelCatalog.default()
+    missing = []
+    for page in DOCS:
+        text = page.read_text(encoding="utf-8")
+        for kind, name in re.findall(r"[`(](orchestrator|catalog)\.(?!md\b)([a-z_]+)", text):
+            if name not in REFUSED and not hasattr(orchestrator if kind == "orchestrator" else catalog, name):
+                missing.append(f"{page.relative_to(ROOT)}: {kind}.{name}")
+    orchestrator.close()
+    assert missing == []
