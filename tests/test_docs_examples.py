@@ -934,7 +934,7 @@ def test_the_server_pages_walk_through_runs_as_written_against_orchestratex_serv
         assert len(answers) == 6 and not [a for a in answers if "status_code" in a], answers  # (no error's body)
         run, key = re.findall(r"run: (\S+) key: (\S+)$", done.stdout, re.M)[0]
         status: dict[str, Any] = {}
-        for _ in range(300):
+        for _ in range(600):  # (up to a minute on a loaded machine; the run takes well under a second)
             status = httpx.get(
                 f"{server.base_url}/api/orchestration/status/{run}", headers={"Authorization": f"Bearer {key}"}
             ).json()
