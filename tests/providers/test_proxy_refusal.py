@@ -65,13 +65,16 @@ class Proxy:
 
 
 @contextmanager
-def running_proxy(status: int, reason: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
+def running_proxy(
+    status: int, reason: str, monkeypatch: pytest.MonkeyPatch, variable: str = "HTTPS_PROXY"
+) -> Iterator[Proxy]:
     proxy = Proxy(status, reason)
     thread = threading.Thread(target=proxy.server.serve_forever, daemon=True)
     thread.start()
     for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", proxy.url)  # as a user behind a corporate proxy has it
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.setenv(variable, proxy.url)  # as a user behind a corporate proxy has it
     # (the hosts do not exist: without the proxy nothing could reach a network)
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)
     try:
@@ -119,6 +122,22 @@ async def test_a_proxy_refusing_the_tunnel_is_not_retried_and_says_what_to_do(pr
         assert "does not let requests through" in message, message
     else:  # (a proxy that failed to reach the server: passing, retried)
         assert caught.value.retryable is True, message
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+async def test_all_proxy_carries_the_request_as_https_proxy_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ALL_PROXY` alone names the proxy: with aiohttp installed, google-genai sends through it, which reads
+    `HTTPS_PROXY` and `HTTP_PROXY` only, so the Gemini adapter's calls went straight to the host, past the proxy."""
+    with running_proxy(407, "Proxy Authentication Required", monkeypatch, variable="ALL_PROXY") as proxy:
+        provider = _provider(name)
+        model = ModelCatalog.default().get(MODELS[name])
+        try:
+            with pytest.raises(ProviderConnectionError) as caught:
+                await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
+        finally:
+            await provider.aclose()
+    assert proxy.connects == [f"{HOSTS[name]}:443"], caught.value.message
+    assert caught.value.retryable is False and "user name and password" in caught.value.message
 
 
 async def test_a_run_behind_a_proxy_that_wants_a_password_tries_the_model_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -242,24 +242,37 @@ def _through_a_proxy(url: str) -> str:
     through, and for a server on this machine (`OLLAMA_BASE_URL=http://localhost:11434/v1` with a corporate
     `HTTP_PROXY`) that such a server is reached without it. It said "cannot reach ollama: All connection attempts
     failed" of a server that was running, the proxy being what could not be reached or could not reach it."""
-    import os
     from urllib.parse import urlsplit
-    from urllib.request import getproxies
 
     from ._support import shown_url
 
-    parts = urlsplit(url)
-    proxies = getproxies()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    host = parts.hostname or ""
-    if not proxy or _bypassed(host.lower(), proxies.get("no", "")):
+    found = environment_proxy(url)
+    if found is None:
         return ""
-    scheme = parts.scheme if proxies.get(parts.scheme) else "all"
-    var = next((k for k, v in os.environ.items() if k.lower() == f"{scheme}_proxy" and v), f"{scheme.upper()}_PROXY")
+    var, proxy = found
+    host = urlsplit(url).hostname or ""
     said = f" (through the proxy {var}={shown_url(proxy)!r}"
     if host in _LOCAL or host.startswith("127."):
         return f"{said}: a server on this machine is reached without it, add {host} to NO_PROXY)"
     return f"{said})"
+
+
+def environment_proxy(url: str) -> tuple[str, str] | None:
+    """The proxy the environment names for a request to `url`, as httpx reads it: `HTTPS_PROXY` (or `HTTP_PROXY`, by
+    the URL's scheme), else `ALL_PROXY`, unless `NO_PROXY` lists the host; as (the variable, the proxy's URL), or
+    None."""
+    import os
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies
+
+    parts = urlsplit(url)
+    proxies = getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or _bypassed((parts.hostname or "").lower(), proxies.get("no", "")):
+        return None
+    scheme = parts.scheme if proxies.get(parts.scheme) else "all"
+    var = next((k for k, v in os.environ.items() if k.lower() == f"{scheme}_proxy" and v), f"{scheme.upper()}_PROXY")
+    return var, proxy
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:

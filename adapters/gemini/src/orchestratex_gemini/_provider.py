@@ -22,6 +22,7 @@ from google.genai.client import AsyncClient
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._broken_stream import StreamProgress, broken_stream
+from orchestratex.providers._http_errors import environment_proxy
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.providers._support import (
@@ -138,8 +139,9 @@ def _aiohttp_args(base_url: str, connect_within: float | None) -> dict[str, Any]
         import aiohttp  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return {}
+    proxy = _aiohttp_proxy(base_url)
     if "middlewares" not in inspect.signature(aiohttp.ClientSession._request).parameters:
-        return {"allow_redirects": False}
+        return {"allow_redirects": False, **proxy}
     parts = urlsplit(base_url)
     home = _origin(parts.scheme, parts.hostname, parts.port)
 
@@ -151,8 +153,21 @@ def _aiohttp_args(base_url: str, connect_within: float | None) -> dict[str, Any]
         return await handler(request)
 
     if connect_within is None:
-        return {"middlewares": (key_stays,)}
-    return {"middlewares": (key_stays, _connecting_within(connect_within, aiohttp.ConnectionTimeoutError))}
+        return {"middlewares": (key_stays,), **proxy}
+    return {"middlewares": (key_stays, _connecting_within(connect_within, aiohttp.ConnectionTimeoutError)), **proxy}
+
+
+def _aiohttp_proxy(base_url: str) -> dict[str, str]:
+    """The `proxy` argument sending aiohttp's requests through the proxy the environment names, as httpx does: aiohttp
+    reads `HTTPS_PROXY` and `HTTP_PROXY` alone, and ignores an `https://` proxy's, so with `ALL_PROXY` (or
+    `HTTPS_PROXY=https://…`) the calls went straight to the host, past the proxy (a network that lets nothing else
+    out answered "Cannot connect to host generativelanguage.googleapis.com:443"). No argument for a SOCKS proxy, which
+    aiohttp cannot use (left to aiohttp as before)."""
+    found = environment_proxy(base_url)
+    if found is None:
+        return {}
+    proxy = found[1] if "://" in found[1] else f"http://{found[1]}"  # (as httpx reads `proxy:3128`)
+    return {"proxy": proxy} if urlsplit(proxy).scheme.lower() in ("http", "https") else {}
 
 
 def _connecting_within(seconds: float, timed_out: type[Exception]) -> Callable[[Any, Any], Awaitable[Any]]:
