@@ -166,8 +166,12 @@ def _aiohttp_proxy(base_url: str) -> dict[str, str]:
     found = environment_proxy(base_url)
     if found is None:
         return {}
-    proxy = found[1] if "://" in found[1] else f"http://{found[1]}"  # (as httpx reads `proxy:3128`)
-    return {"proxy": proxy} if urlsplit(proxy).scheme.lower() in ("http", "https") else {}
+    var, proxy = found
+    proxy = proxy if "://" in proxy else f"http://{proxy}"  # (as httpx reads `proxy:3128`)
+    scheme = urlsplit(proxy).scheme.lower()
+    if scheme == "http" and var.lower() != "all_proxy":  # (aiohttp's own reading, its NO_PROXY matching too)
+        return {}
+    return {"proxy": proxy} if scheme in ("http", "https") else {}
 
 
 def _connecting_within(seconds: float, timed_out: type[Exception]) -> Callable[[Any, Any], Awaitable[Any]]:
