@@ -30,13 +30,15 @@ from ._app import ServerState
 from ._auth import Principal, key_of, no_key_reason
 from ._auth_limit import client_address
 from ._bodies import content_coding
+from ._idempotency import HEADER
 from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target, unusable
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
+from ._openai_replay import REPLAYED, v1_idempotency_key
 from ._openai_results import completion, failure, started_extension
 from ._openai_schemas import ChatRequest, parse_chat_request
-from ._openai_stream import EventTap, settled, sse_stream
-from ._openai_wait import wait_for_run
+from ._openai_stream import EventTap, replayed_stream, settled, sse_stream
+from ._openai_wait import ended, wait_for_run
 from ._request_ids import request_id
 from ._v1_unknown import stored_completions, unknown_v1_url
 
@@ -200,12 +202,15 @@ class OpenAIRoutes:
                 headers={"Accept-Encoding": "identity"},
             )
         body, options = parse_chat_request(await request.body())
+        key = v1_idempotency_key(request)
         target = resolve_target(body.model, self.presets, self.state)
         state = self.state
-        call = await prepare_call(state, self.sessions, user, body, options, target, self.presets)
+        call = await prepare_call(state, self.sessions, user, body, options, target, self.presets, key)
+        if call.replayed:
+            return await self._replay(request, body, call)
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
-            key = key_of(request)
+            api_key = key_of(request)
             stream = sse_stream(
                 state,
                 self.tap,
@@ -213,8 +218,8 @@ class OpenAIRoutes:
                 stops=body.stop_sequences,
                 include_usage=include_usage,
                 stream_events=options.stream_events,
-                receive=request.receive,
-                key=None if key is None else (key, user.key_id),
+                receive=None if call.keyed else request.receive,  # (with an Idempotency-Key: sent again, not left)
+                key=None if api_key is None else (api_key, user.key_id),
             )
             headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
@@ -256,6 +261,14 @@ class OpenAIRoutes:
                 headers={**call.headers, **NO_RETRY},
                 extra=which("cancelled"),
             )
+        if waited == "gone" and call.keyed:  # (it goes on: the call sent again with its key answers it)
+            raise OpenAIError(
+                400,
+                f"the client disconnected before the answer: orchestration {call.orchestration.id} goes on; send the"
+                f" call again with its {HEADER} for its answer",
+                code="client_disconnected",
+                headers=call.headers,
+            )
         if waited == "gone":  # (nobody reads this answer: it is what the metrics count)
             await _cancel(state, call.orchestration.id)
             raise OpenAIError(
@@ -280,6 +293,25 @@ class OpenAIRoutes:
             error.headers.update(call.headers)
             raise error
         return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)
+
+    async def _replay(self, request: Request, body: ChatRequest, call: ChatCall) -> Response:
+        """The answer of a call sent again with its `Idempotency-Key`: that of the orchestration the first call stored,
+        once it has ended, with `Idempotent-Replayed: true`. Nothing is cancelled when this client leaves."""
+        state, target, headers = self.state, call.target, {**call.headers, REPLAYED: "true"}
+        if body.stream:
+            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            stream = replayed_stream(state, call.orchestration, target, body.stop_sequences, include_usage)
+            headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+        doc = await ended(state, request.receive, call.orchestration.id)
+        if doc is None:
+            raise OpenAIError(400, "the client disconnected before the answer", code="client_disconnected")
+        simulated = state.orchestrator.simulated
+        if doc.status != "completed":
+            error = failure(doc, target, simulated, state.orchestrator.circuit)
+            error.headers.update(headers)
+            raise error
+        return _json(completion(doc, target, body.stop_sequences, simulated), headers)
 
 
 def _failed(request: Request) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import ModelProfile
-from ..exceptions import ConfigurationError, NotFound, UnknownModelError
+from ..exceptions import ConfigurationError, Conflict, NotFound, UnknownModelError
 from ..orchestrator._chat import blank
 from ..orchestrator._prompts import build_messages
 from ..orchestrator._window import too_long
@@ -41,10 +41,12 @@ from ._access import load_orchestration, load_session, load_thread
 from ._app import ServerState
 from ._auth import Principal
 from ._errors import quoted
+from ._idempotency import keyed_id, started_before
 from ._openai_cooling import check_cooling
 from ._openai_errors import OpenAIError
 from ._openai_judge_room import judge_room
 from ._openai_presets import Preset
+from ._openai_replay import check_same_call
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
 from ._openai_tool_turns import ToolTurns
 from ._quota import stored_bytes, text_bytes
@@ -290,6 +292,10 @@ class ChatCall:
     target: Target
     headers: dict[str, str]
     """The rate-limit headers of the call."""
+    keyed: bool = False
+    """The call has an `Idempotency-Key`: its client leaving does not cancel it (it will be sent again)."""
+    replayed: bool = False
+    """`orchestration` is the one an earlier call with the same key stored: nothing was stored nor started."""
 
 
 async def _session_and_thread(
@@ -431,9 +437,11 @@ async def prepare_call(
     options: OrchestrationOptions,
     target: Target,
     presets: Mapping[str, Preset] | None = None,
+    key: str | None = None,
 ) -> ChatCall:
     """Check the request, count it against the session's rate and the user's concurrency, and store its
-    `pending` orchestration (which then holds the user's slot until it ends)."""
+    `pending` orchestration (which then holds the user's slot until it ends). With an `Idempotency-Key` (`key`) its
+    user already called with, the orchestration that call stored (`replayed`), nothing stored (see `_openai_replay`)."""
     settings = _settings(state, target, request, options, presets)
     messages = chat_messages(request)
     session, thread = await _session_and_thread(state, sessions, user, options)
@@ -448,6 +456,10 @@ async def prepare_call(
         raise _unjudgeable(exc, session, settings["max_iterations"], target, options) from None
     check_output_cap(state, doc, request)
     check_window(state, doc, request, session)
+    if key is not None:
+        doc.id = keyed_id(session.user_id, key)
+        if (earlier := await started_before(state.orchestrator, session.user_id, key)) is not None:
+            return _replayed(earlier, doc, thread, request, options, target, headers)
     check_cooling(state, doc, session)
     # the storage quota, as `/api/orchestration/start` counts it: what the orchestration stores of the conversation (on
     # a thread, its earlier turns and their answers too), its stop sequences, and a new thread's prompt
@@ -462,12 +474,33 @@ async def prepare_call(
         raise
     try:
         await state.runner.store_to_run(doc, new_thread)
-    except BaseException:
+    except BaseException as exc:
         await state.quota.refund(session.user_id, charged)
+        # the same key sent at once (to this server or another on the store): the first call stored it, this one
+        # answers it
+        if key is not None and isinstance(exc, Conflict):
+            earlier = await started_before(state.orchestrator, session.user_id, key)
+            if earlier is not None:
+                return _replayed(earlier, doc, thread, request, options, target, headers)
         raise
     finally:
         await state.concurrency.release(admitted)
-    return ChatCall(doc, target, headers)
+    return ChatCall(doc, target, headers, keyed=key is not None)
+
+
+def _replayed(
+    earlier: Orchestration,
+    doc: Orchestration,
+    thread: Thread | None,
+    request: ChatRequest,
+    options: OrchestrationOptions,
+    target: Target,
+    headers: dict[str, str],
+) -> ChatCall:
+    """The call answered with `earlier`, which a call with the same key stored (409 when this one asks for another)."""
+    model = target.model is not None or options.preferred_models is not None
+    check_same_call(earlier, doc, thread, model=model, cap=request.output_cap is not None)
+    return ChatCall(earlier, target, headers, keyed=True, replayed=True)
 
 
 _UNJUDGED = 'judging="when_needed" and max_iterations=1'

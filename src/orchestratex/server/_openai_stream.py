@@ -31,7 +31,7 @@ from ..orchestrator._chat import blank
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, Orchestration
 from ._app import ServerState
 from ._keys import watch_key
-from ._openai_chat import ChatCall
+from ._openai_chat import ChatCall, Target
 from ._openai_errors import OpenAIError, from_exception
 from ._openai_results import (
     StopFilter,
@@ -46,7 +46,7 @@ from ._openai_results import (
 )
 from ._openai_wait import client_gone
 
-__all__ = ["EventTap", "settled", "sse_stream"]
+__all__ = ["EventTap", "replayed_stream", "settled", "sse_stream"]
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -436,7 +436,8 @@ class _Stream:
         if self.revoked is not None:
             self.revoked.cancel()
             self.state.sockets.close(self.key_id, self.signal)
-        self.stop()
+        if not self.call.keyed:  # (a call with an Idempotency-Key goes on: sent again, it answers the run's end)
+            self.stop()
         if not self.stopping or self.started:
             self.tap.unwatch(self.call.orchestration.id)
 
@@ -483,3 +484,35 @@ async def sse_stream(
 
 def _delta_json(item: AnswerDelta) -> dict[str, Any]:
     return {"iteration": item.iteration, "model_name": item.model_name, "text": item.text, "index": item.index}
+
+
+async def replayed_stream(
+    state: ServerState, earlier: Orchestration, target: Target, stops: list[str], include_usage: bool
+) -> AsyncIterator[bytes]:
+    """The SSE body of a streamed call sent again with its key: `: keep-alive` every `heartbeat_s` while the first
+    call's orchestration runs, then its answer in one content chunk (or its error), as its own stream ended."""
+    oid = earlier.id
+    yield comment(f"orchestratex orchestration {oid} session={earlier.session_id} thread={earlier.thread_id} replayed")
+    sent = time.monotonic()
+    doc = earlier
+    while doc.status not in TERMINAL_ORCHESTRATION_STATUSES:
+        await asyncio.sleep(state.settings.poll_interval_s)
+        doc = await state.store.get_orchestration(oid)
+        if time.monotonic() - sent >= state.settings.heartbeat_s:
+            sent = time.monotonic()
+            yield b": keep-alive\n\n"
+    simulated = state.orchestrator.simulated
+    if doc.status != "completed":
+        yield data(failure(doc, target, simulated, state.orchestrator.circuit).body())
+        return
+    chunks = Chunks(doc, doc.final_model or target.requested, include_usage)
+    ext = extension(doc, target, simulated)
+    cut = StopFilter(stops)
+    text = cut.cut(doc.final_response or "")
+    yield chunks.delta({"role": "assistant", "content": ""}, orchestratex=ext)
+    if text:
+        yield chunks.delta({"content": text})
+    yield chunks.delta({}, finish_reason(doc, cut.stopped), orchestratex=ext)
+    if include_usage:
+        yield chunks.bare(usage=openai_usage(total_usage(doc)))
+    yield DONE

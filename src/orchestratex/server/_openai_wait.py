@@ -10,11 +10,12 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.types import Receive
 
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, Orchestration
 from ._app import ServerState
 from ._auth import Principal, key_of
 from ._keys import revoked_first
 
-__all__ = ["client_gone", "wait_for_run"]
+__all__ = ["client_gone", "ended", "wait_for_run"]
 
 
 async def client_gone(receive: Receive) -> None:
@@ -38,3 +39,19 @@ async def wait_for_run(
         either.cancel()
         gone.cancel()
     return "ended" if task.done() else "gone"
+
+
+async def ended(state: ServerState, receive: Receive, orchestration_id: str) -> Orchestration | None:
+    """The orchestration once it has ended (read from the store every `poll_interval_s`: it may run in another
+    process), or None when the client went away first (nothing is cancelled: the run is the first call's)."""
+    gone = asyncio.ensure_future(client_gone(receive))
+    try:
+        while True:
+            doc = await state.store.get_orchestration(orchestration_id)
+            if doc.status in TERMINAL_ORCHESTRATION_STATUSES:
+                return doc
+            await asyncio.wait((gone,), timeout=state.settings.poll_interval_s)
+            if gone.done():
+                return None
+    finally:
+        gone.cancel()
