@@ -1,7 +1,7 @@
 """Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers and interpreter
 settings a server configures are put back after each test; a process a test started and left running is killed after
-it; `ast.parse` runs in one thread at a time. Also `small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for the tests of a
-full disk."""
+it; `ast.parse` runs in one thread at a time; the user's data directory (the default store's) is a folder of the
+session's own. Also `small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for the tests of a full disk."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ __all__ = [
     "serve_process_settings_restored",
     "server_logging_restored",
     "small_disk",
+    "user_data_directory_untouched",
 ]
 
 block_model_requests()
@@ -46,6 +47,22 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 _CONFIGURED = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "orchestratex")
 """The loggers that `uvicorn.Config` and `orchestratex serve` configure for the whole process."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_data_directory_untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A test running the CLI, a server or `open_store()` without a store used the default one, the SQLite file in
+    the user's data directory (`~/.local/share/orchestratex/orchestratex.db`): each run of the suite added its
+    prompts to the runs of the person running it (`orchestratex runs list` showed them). The data directory is a
+    folder of the session's own (`XDG_DATA_HOME`), for the tests and every process they start with this
+    environment; a test of the default location sets its own."""
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = saved
 
 
 @pytest.fixture(autouse=True)
