@@ -833,7 +833,7 @@ def test_the_blocks_that_need_a_server_run_against_orchestratex_serve(
     monkeypatch.chdir(tmp_path)
     with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
         for where, code in blocks.items():
-            assert code.count("127.0.0.1:8000") >= 1 and code.count('"ox_..."') == 1, where
+            assert code.count("127.0.0.1:8000") >= 1 and code.count('"ox_..."') >= 1, where
             code = code.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}").replace('"ox_..."', repr(key))
             exec(compile(code, where, "exec", dont_inherit=True), {"__name__": "__docs__"})
             printed = capsys.readouterr().out.splitlines()
