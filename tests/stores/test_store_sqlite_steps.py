@@ -81,6 +81,42 @@ def _selected(o: Orchestration, index: int) -> ModelSelected:
     )  # fmt: skip
 
 
+async def test_documents_written_from_their_utf8_are_stored_as_text(tmp_path: Path) -> None:
+    """The documents are bound as the UTF-8 their serializers write and cast to text by SQLite (not decoded to a str
+    that `sqlite3` encodes again): each is stored as TEXT, not as a BLOB, with the characters of a prompt that is not
+    ASCII, and reads back identical, from this process and from another."""
+    path = tmp_path / "x.db"
+    prompt = "Résumez — en français 🇫🇷, 请用中文 — ce texte: " + "é" * 3000
+    async with _orchestrator(SQLiteStore(path), scripted(answer_attempt, score_of_answer({1: 4.0}))) as orch:
+        session = await orch.create_session("alice")
+        result = await orch.run(prompt, session=session, max_iterations=2, evaluation_threshold=9, patience=5)
+        doc = result.orchestration
+        assert len(doc.iterations) == 2
+        assert await orch.store.get_orchestration(doc.id) == doc
+    conn = sqlite3.connect(path)
+    try:
+        for table, column in [
+            ("orchestrations", "doc"),
+            ("orchestrations", "state"),
+            ("steps", "doc"),
+            ("events", "doc"),
+            ("threads", "doc"),
+        ]:
+            kinds = conn.execute(f"SELECT DISTINCT typeof({column}) FROM {table}").fetchall()
+            assert kinds == [("text",)], (table, column, kinds)
+        assert conn.execute("SELECT json_extract(doc, '$.prompt') FROM orchestrations").fetchall() == [(prompt,)]
+        assert conn.execute("SELECT json_extract(doc, '$.prompt') FROM steps ORDER BY idx LIMIT 1").fetchall() == [
+            (prompt,)
+        ]
+        assert conn.execute("SELECT json_extract(doc, '$.original_prompt') FROM threads").fetchall() == [(prompt,)]
+    finally:
+        conn.close()
+    async with SQLiteStore(path) as fresh:
+        assert await fresh.get_orchestration(doc.id) == doc
+        started = (await fresh.list_events(doc.session_id))[0]
+        assert started.type == "orchestration_started" and started.orchestration_id == doc.id
+
+
 async def test_a_step_commit_appends_its_iteration_and_leaves_the_head_alone(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "x.db") as store:
         session, (o,) = await _tree(store, limit=1.0)

@@ -11,7 +11,7 @@ from typing import Any
 from ..._timestamps import timestamp_text
 from ...events import Event
 from ...exceptions import NotFound
-from ._orchestrations import Parts, Written, write_orchestration
+from ._orchestrations import TEXT, Parts, Written, write_orchestration
 from ._rows import INSERT_CALL, RECORD_OUTCOME, START_SESSION, STEP_SESSION, Executor
 
 __all__ = ["Step", "commit_step", "start_step"]
@@ -24,6 +24,8 @@ _ADD_RESERVATION = (
     "INSERT INTO reservations VALUES (?, ?, ?)"
     " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = amount_pico + excluded.amount_pico"
 )
+
+_INSERT_EVENT = f"INSERT INTO events VALUES (?, ?, ?, {TEXT})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,7 @@ def _insert_events(db: Executor, session_id: str, last_seq: int, events: Sequenc
     for event in events:
         seq += 1
         event.seq = seq
-        # (the event's own serializer writes what `EVENT_ADAPTER` does, without finding its class in the union first)
-        doc = event.__pydantic_serializer__.to_json(event).decode()
-        event_rows.append((session_id, seq, event.orchestration_id, doc))
-    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
+        # (the event's own serializer writes what `EVENT_ADAPTER` does, without finding its class in the union first;
+        # its UTF-8 is stored as the text it is, see `TEXT`)
+        event_rows.append((session_id, seq, event.orchestration_id, event.__pydantic_serializer__.to_json(event)))
+    db.executemany(_INSERT_EVENT, event_rows)

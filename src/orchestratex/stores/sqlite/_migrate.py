@@ -23,7 +23,7 @@ from ...records import Orchestration
 from ...telemetry._logs import PROGRESS
 from .._unreadable import stored_orchestration
 from ..checks import to_pico
-from ._orchestrations import HEAD_FIELDS, split
+from ._orchestrations import HEAD_FIELDS, TEXT, split
 
 __all__ = ["convert", "prepare", "sum_calls"]
 
@@ -108,11 +108,11 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
         for rowid, oid, doc in rows:
             head, state, overage_pico, steps = _parts(conn, rowid, oid, doc)
             conn.execute(
-                "UPDATE orchestrations SET doc = ?, state = ?, overage_pico = ?, rev = 0 WHERE rowid = ?",
+                f"UPDATE orchestrations SET doc = {TEXT}, state = {TEXT}, overage_pico = ?, rev = 0 WHERE rowid = ?",
                 (head, state, overage_pico, rowid),
             )
             conn.executemany(
-                "INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, ?)",
+                f"INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, {TEXT})",
                 [(oid, i, step) for i, step in enumerate(steps)],
             )
         last = rows[-1][0]
@@ -128,8 +128,11 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
             )
 
 
-def _parts(conn: sqlite3.Connection, rowid: int, oid: str, doc: str) -> tuple[str, str, int, tuple[str, ...]]:
-    """The head, state, overage (pico-dollars) and steps of the document of version 1 of orchestration `oid`.
+def _parts(
+    conn: sqlite3.Connection, rowid: int, oid: str, doc: str
+) -> tuple[str | bytes, str | bytes, int, tuple[str | bytes, ...]]:
+    """The head, state, overage (pico-dollars) and steps of the document of version 1 of orchestration `oid` (JSON, in
+    UTF-8 or as text: see `_orchestrations.TEXT`).
 
     A document this version cannot read (an iteration's `latency_ms` written as `null` by a provider's NaN, before
     such latencies were refused) is split as it is stored, field by field, and logged: reading that run fails as it

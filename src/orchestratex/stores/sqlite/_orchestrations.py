@@ -35,6 +35,7 @@ from ._rows import Executor
 
 __all__ = [
     "HEAD_FIELDS",
+    "TEXT",
     "Parts",
     "Written",
     "WrittenCache",
@@ -57,16 +58,27 @@ _dump_orchestration = Orchestration.__pydantic_serializer__.to_json
 _dump_iteration = Iteration.__pydantic_serializer__.to_json
 
 
-def _dump(o: Orchestration, fields: set[str]) -> str:
+def _dump(o: Orchestration, fields: set[str]) -> bytes:
     """The JSON of `fields` of `o`, as `model_dump_json(include=fields)` writes it (without its Python wrapper: 1.9–2.1
-    µs for the head or the state, against 3.0–3.2 µs for a view model of the fields built and dumped)."""
+    µs for the head or the state, against 3.0–3.2 µs for a view model of the fields built and dumped), in UTF-8: the
+    statements take it as it is (`CAST(? AS TEXT)`, see `TEXT`)."""
     json: bytes = _dump_orchestration(o, include=fields)
-    return json.decode()
+    return json
+
+
+TEXT = "CAST(? AS TEXT)"
+"""How a statement takes a JSON document given as its UTF-8 bytes, as serializers write it: stored as the text it is
+(SQLite's cast of a blob to text keeps its bytes). A `str` made of them (`bytes.decode`) would be encoded back to
+UTF-8 by `sqlite3` to bind it: two copies of every document written, and two passes over each character for a text
+that is not ASCII (a prompt in French, a `—`), about a tenth of a run's instructions with a prompt of 50,000
+characters. (A `str` cast so is stored as it is too.)"""
 
 
 _COLUMNS = ("status", "domain", "final_score", "total_pico", "iterations", "overage_pico", "doc")
 """The columns a commit sets only when their value changed (most are indexed: a column left out of the
 `SET` leaves its indexes alone). `state`, `updated_at` and `rev` are set by every commit."""
+_SETS = tuple(f", {column} = {TEXT if column == 'doc' else '?'}" for column in _COLUMNS)
+"""The `SET` clause of each of `_COLUMNS`."""
 
 
 @dataclass(slots=True)
@@ -82,13 +94,13 @@ class Parts:
     terminal: bool
     columns: tuple[Any, ...]
     """The values of `_COLUMNS`, `doc` (the head) last."""
-    state: str
-    steps: tuple[str, ...]
-    """The JSON of each iteration, in order."""
+    state: bytes
+    steps: tuple[bytes, ...]
+    """The JSON of each iteration, in order (UTF-8, as the head and the state: see `TEXT`)."""
 
     @property
-    def head(self) -> str:
-        head: str = self.columns[-1]
+    def head(self) -> bytes:
+        head: bytes = self.columns[-1]
         return head
 
     @property
@@ -117,7 +129,7 @@ def split(o: Orchestration) -> Parts:
             _dump(o, _HEAD_FIELDS),
         ),
         state=_dump(o, _STATE_FIELDS),
-        steps=tuple([_dump_iteration(it).decode() for it in o.iterations]),
+        steps=tuple([_dump_iteration(it) for it in o.iterations]),
     )
 
 
@@ -126,10 +138,10 @@ def assemble(head: str, state: str, steps: Iterable[str]) -> str:
     return f'{{{head[1:-1]},{state[1:-1]},"iterations":[{",".join(steps)}]}}'
 
 
-Written = tuple[int, tuple[Any, ...], tuple[str, ...]]
+Written = tuple[int, tuple[Any, ...], tuple[bytes, ...]]
 """What this process last wrote of one orchestration: the row's revision `rev`, its `Parts.columns` and `Parts.steps`.
-A plain tuple of strings and numbers, which Python's cyclic garbage collector stops tracking at its first pass: an
-object of a class of its own would be walked by every full collection while its run is in flight (one per run,
+A plain tuple of strings, bytes and numbers, which Python's cyclic garbage collector stops tracking at its first pass:
+an object of a class of its own would be walked by every full collection while its run is in flight (one per run,
 replaced by each commit, and so promoted to the oldest generation, hastening the next full collection)."""
 
 
@@ -199,10 +211,10 @@ class WrittenCache:
 _INSERT = (
     "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,"
     " iterations, overage_pico, doc, created_at, updated_at, state, rev, lease_owner, lease_expires)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {TEXT}, ?, ?, {TEXT}, 0, ?, ?)"
 )
 _UPSERT_STEP = (
-    "INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, ?)"
+    f"INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, {TEXT})"
     " ON CONFLICT (orchestration_id, idx) DO UPDATE SET doc = excluded.doc"
 )
 
@@ -238,9 +250,9 @@ def write_orchestration(
     if before is not None:
         rev, columns, steps = before
         changed = [i for i, (new, old) in enumerate(zip(p.columns, columns, strict=True)) if new != old]
-        sets = "".join(f", {_COLUMNS[i]} = ?" for i in changed)
+        sets = "".join(_SETS[i] for i in changed)
         updated = db.execute(
-            f"UPDATE orchestrations SET rev = rev + 1, state = ?, updated_at = ?{sets}{lease}"
+            f"UPDATE orchestrations SET rev = rev + 1, state = {TEXT}, updated_at = ?{sets}{lease}"
             f" WHERE id = ? AND rev = ?{fence}",
             (p.state, p.updated_at, *(p.columns[i] for i in changed), p.id, rev, *fenced),
         ).rowcount
@@ -259,9 +271,9 @@ def write_orchestration(
     if row is None:
         insert_orchestration(db, p)
         return 0
-    sets = "".join(f", {column} = ?" for column in _COLUMNS)
+    sets = "".join(_SETS)
     db.execute(
-        f"UPDATE orchestrations SET rev = rev + 1, state = ?, updated_at = ?{sets}{lease} WHERE id = ?",
+        f"UPDATE orchestrations SET rev = rev + 1, state = {TEXT}, updated_at = ?{sets}{lease} WHERE id = ?",
         (p.state, p.updated_at, *p.columns, p.id),
     )
     _write_steps(db, p, None)
@@ -269,7 +281,7 @@ def write_orchestration(
     return moved_on
 
 
-def _write_steps(db: Executor, p: Parts, before: tuple[str, ...] | None) -> None:
+def _write_steps(db: Executor, p: Parts, before: tuple[bytes, ...] | None) -> None:
     """Upsert the steps that differ from `before` (all of them, and drop any beyond, when `before` is None)."""
     steps = p.steps
     if before is None:

@@ -31,7 +31,18 @@ from ..checks import (
 )
 from . import _analytics
 from ._connections import SQLiteConnections, refused_insert
-from ._rows import INCR, INSERT_SESSION, RECORD_OUTCOME, RESERVE, Read, Write, outcome_row, session_from, thread_row
+from ._rows import (
+    INCR,
+    INSERT_SESSION,
+    INSERT_THREAD,
+    RECORD_OUTCOME,
+    RESERVE,
+    Read,
+    Write,
+    outcome_row,
+    session_from,
+    thread_row,
+)
 
 __all__ = ["SQLiteRecords"]
 
@@ -108,7 +119,7 @@ class SQLiteRecords(SQLiteConnections):
         with Write(self._db):
             if not self._exists("sessions", row[1]):
                 raise NotFound(f"no session {row[1]!r}")
-            self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", row)
+            self._insert("thread", INSERT_THREAD, row)
 
     async def get_thread(self, thread_id: str) -> Thread:
         rows = await self._lookup(self._fetch, "SELECT doc FROM threads WHERE id = ?", (thread_id,))

@@ -17,6 +17,7 @@ __all__ = [
     "INCR",
     "INSERT_CALL",
     "INSERT_SESSION",
+    "INSERT_THREAD",
     "RECORD_OUTCOME",
     "RELEASE_LEASE",
     "RESERVE",
@@ -106,9 +107,14 @@ def outcome_row(o: RoutingOutcome) -> tuple[Any, ...]:
     return (o.router, o.domain, o.model_name, o.score, o.score * o.score, o.cost, o.latency_ms, o.output_tokens)
 
 
+INSERT_THREAD = "INSERT INTO threads VALUES (?, ?, ?, ?, CAST(? AS TEXT))"
+"""`thread_row`'s statement: its document is given in UTF-8 (see `_orchestrations.TEXT`)."""
+
+
 def thread_row(t: Thread) -> tuple[Any, ...]:
-    """The `threads` row of `t` (its document is `model_dump_json`'s, from the serializer without the wrapper)."""
-    return (t.id, t.session_id, t.user_id, epoch_seconds(t.created_at), t.__pydantic_serializer__.to_json(t).decode())
+    """The `threads` row of `t` (its document is `model_dump_json`'s, from the serializer without the wrapper, in UTF-8:
+    see `INSERT_THREAD`)."""
+    return (t.id, t.session_id, t.user_id, epoch_seconds(t.created_at), t.__pydantic_serializer__.to_json(t))
 
 
 class Write:

@@ -34,7 +34,7 @@ from ._commit import Step, commit_step, start_step
 from ._connections import refused_insert
 from ._orchestrations import Parts, WrittenCache, insert_orchestration, read_orchestrations, split
 from ._records import SQLiteRecords
-from ._rows import RELEASE_LEASE, Write, call_row, outcome_row, session_from, thread_row
+from ._rows import INSERT_THREAD, RELEASE_LEASE, Write, call_row, outcome_row, session_from, thread_row
 from ._schema import check_path
 
 __all__ = ["SQLiteStore"]
@@ -432,7 +432,7 @@ class SQLiteStore(SQLiteRecords):
             cur = self._cursor()
             session_row, granted = start_step(cur, parts.session_id, parts.id, events, reserve)  # (NotFound first)
             if new_thread is not None:
-                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", new_thread, cur)
+                self._insert("thread", INSERT_THREAD, new_thread, cur)
             elif cur.execute("SELECT 1 FROM threads WHERE id = ?", (parts.thread_id,)).fetchone() is None:
                 raise NotFound(f"no thread {parts.thread_id!r}")
             self._insert_orchestration(parts, owner, time.time() + ttl_s, cur)
