@@ -21,7 +21,7 @@ import pytest
 import orchestratex.providers
 from orchestratex import FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ProviderConnectionError, ProviderHTTPError, ProviderTimeout
+from orchestratex.exceptions import ConfigurationError, ProviderConnectionError, ProviderHTTPError, ProviderTimeout
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.testing.provider_contract import silent_server
 from orchestratex_gemini import GeminiProvider
@@ -288,3 +288,22 @@ async def test_an_error_page_through_aiohttp_is_read_as_through_httpx(streamed: 
         said = await failure(f"{url}/v1beta")
     assert f"404 page not found (POST {url}/v1beta/v1" in said, said
     assert "the base URL must not end in /v1beta, the SDK adds the API version" in said, said
+
+
+@pytest.mark.parametrize("variable", ["ALL_PROXY", "HTTPS_PROXY"])
+def test_a_socks_proxy_aiohttp_cannot_use_is_refused_saying_what_to_do(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp uses no SOCKS proxy: the calls went straight to Google past `ALL_PROXY=socks5://…`, and were sent to
+    `HTTPS_PROXY=socks5://…` as to an HTTP proxy (failing, retried on every Gemini model); the socksio package the
+    message asked for (the one httpx needs) did not help. The provider is now refused as it is made, saying what
+    does."""
+    for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.setenv(variable, "socks5://user:secret@127.0.0.1:1080")
+    with pytest.raises(ConfigurationError, match="aiohttp cannot use") as raised:
+        GeminiProvider(api_key="AIza-test")
+    said = str(raised.value)
+    assert f"{variable}='socks5://user:***@127.0.0.1:1080'" in said and "secret" not in said, said
+    assert "http_client=httpx2.AsyncClient()" in said, said

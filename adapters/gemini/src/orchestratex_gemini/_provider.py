@@ -19,7 +19,7 @@ from google import genai
 from google.genai import errors, types
 from google.genai.client import AsyncClient
 
-from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._http_errors import environment_proxy
@@ -35,6 +35,7 @@ from orchestratex.providers._support import (
     env_timeout,
     env_value,
     server_named,
+    shown_url,
     time_to_write,
 )
 
@@ -161,17 +162,24 @@ def _aiohttp_proxy(base_url: str) -> dict[str, str]:
     """The `proxy` argument sending aiohttp's requests through the proxy the environment names, as httpx does: aiohttp
     reads `HTTPS_PROXY` and `HTTP_PROXY` alone, and ignores an `https://` proxy's, so with `ALL_PROXY` (or
     `HTTPS_PROXY=https://…`) the calls went straight to the host, past the proxy (a network that lets nothing else
-    out answered "Cannot connect to host generativelanguage.googleapis.com:443"). No argument for a SOCKS proxy, which
-    aiohttp cannot use (left to aiohttp as before)."""
+    out answered "Cannot connect to host generativelanguage.googleapis.com:443"). A SOCKS proxy, which aiohttp cannot
+    use (it went past `ALL_PROXY=socks5://…`, and took `HTTPS_PROXY=socks5://…` for an HTTP proxy), is refused with a
+    `ConfigurationError` saying what to do."""
     found = environment_proxy(base_url)
     if found is None:
         return {}
     var, proxy = found
     proxy = proxy if "://" in proxy else f"http://{proxy}"  # (as httpx reads `proxy:3128`)
     scheme = urlsplit(proxy).scheme.lower()
+    if scheme.startswith("socks"):
+        raise ConfigurationError(
+            f"gemini: the proxy {var}={shown_url(proxy)!r} is a SOCKS proxy, which aiohttp cannot use (installed here,"
+            " google-genai sends through it): pass http_client=httpx2.AsyncClient() to GeminiProvider (with the"
+            " socksio package: pip install socksio), or name an http:// proxy"
+        )
     if scheme == "http" and var.lower() != "all_proxy":  # (aiohttp's own reading, its NO_PROXY matching too)
         return {}
-    return {"proxy": proxy} if scheme in ("http", "https") else {}
+    return {"proxy": proxy} if scheme in ("http", "https") else {}  # (another scheme: refused by the checks after)
 
 
 def _connecting_within(seconds: float, timed_out: type[Exception]) -> Callable[[Any, Any], Awaitable[Any]]:
