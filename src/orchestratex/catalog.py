@@ -12,6 +12,7 @@ import math
 import numbers
 import operator
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ ModelStatus = Literal["active", "deprecated", "disabled"]
 _PLACES = Decimal("1e-12")
 _THOUSAND = Decimal(1000)
 _PICO_PER_1K = Decimal(PICO) / _THOUSAND
+_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+"""The suffix of a vendor's dated snapshot (`gpt-4o-2024-08-06`, `claude-haiku-4-5-20251001`) or `-latest` name."""
 
 
 def _check_unspaced(name: str, provider: str, version: str) -> None:
@@ -553,14 +556,23 @@ class ModelCatalog:
     def _meant(self, name: str) -> str | None:
         """The one name, alias or model id that `name` matches in another letter case (`GPT4` → `gpt4`) or without
         white space around it (`" claude"`, from a list split at its commas), or None. A name written as LiteLLM and
-        other gateways write them, `provider/model` (`ollama/llama3.2`), is matched as `provider:model`."""
+        other gateways write them, `provider/model` (`ollama/llama3.2`), is matched as `provider:model`. A vendor's
+        dated snapshot (`gpt-4o-2024-08-06`, `claude-haiku-4-5-20251001`) or its `-latest` name, as code written for
+        the vendor's API pins one, names the catalog's model of that name without the suffix (`gpt-4o`)."""
         folded = name.strip().casefold()
-        found = {n for n in [*self._models, *self._aliases] if n.casefold() == folded}
-        found |= {m.version for m in self._models.values() if m.version.casefold() == folded}
+        found = self._folded(folded)
         provider, slash, model = folded.partition("/")
         if not found and slash and provider and model and ":" not in provider:
             found = {n for n in [*self._models, *self._aliases] if n.casefold() == f"{provider}:{model}"}
+        undated = _SNAPSHOT.sub("", folded)
+        if not found and undated != folded:
+            found = self._folded(undated)
         return found.pop() if len(found) == 1 else None
+
+    def _folded(self, folded: str) -> set[str]:
+        """The names, aliases and model ids that are `folded` in another letter case."""
+        found = {n for n in [*self._models, *self._aliases] if n.casefold() == folded}
+        return found | {m.version for m in self._models.values() if m.version.casefold() == folded}
 
     def _left_out(self, name: str) -> str | None:
         """The full name of `name` in the catalog this one is derived from, when this one left it out (`with_only`:

@@ -82,3 +82,19 @@ def test_a_model_written_as_provider_slash_model_says_which_was_meant(api: Api) 
             model="orchestratex/auto", messages=PROMPT, extra_body={"preferred_models": ["Sim/GPT-4.1"]}
         )
     assert preferred.value.param == "preferred_models" and "did you mean `sim:gpt-4.1`" in preferred.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"), [("gpt-4o-2024-08-06", "gpt-4o"), ("claude-haiku-4-5-20251001", "claude-haiku-4-5")]
+)
+def test_a_dated_snapshot_says_which_model_of_the_catalog_was_meant(api: Api, name: str, meant: str) -> None:
+    """`gpt-4o-2024-08-06`, as code written for OpenAI's API pins a model (Anthropic's `…-20251001` alike), was "The
+    model `gpt-4o-2024-08-06` does not exist" with no hint, though `gpt-4o` is served: the message now names it."""
+    client = _client(api)
+    with pytest.raises(NotFoundError) as chat:
+        client.chat.completions.create(model=name, messages=PROMPT)
+    assert (chat.value.code, chat.value.param) == ("model_not_found", "model")
+    assert f"(did you mean `{meant}`? names are matched exactly)" in chat.value.message
+    with pytest.raises(NotFoundError) as retrieved:
+        client.models.retrieve(name)
+    assert f"did you mean `{meant}`" in retrieved.value.message
