@@ -98,3 +98,17 @@ def test_a_dated_snapshot_says_which_model_of_the_catalog_was_meant(api: Api, na
     with pytest.raises(NotFoundError) as retrieved:
         client.models.retrieve(name)
     assert f"did you mean `{meant}`" in retrieved.value.message
+
+
+@pytest.mark.parametrize("name", ["fast", "Fast", "orchestratex:fast"])
+def test_a_preset_named_without_its_prefix_says_which_was_meant(api: Api, name: str) -> None:
+    """`model="fast"` (the preset's name without `orchestratex/`) or `orchestratex:fast` (written as a catalog model is)
+    was "The model `fast` does not exist", with nothing on which preset was meant: the message now names it."""
+    client = _client(api)
+    with pytest.raises(NotFoundError) as chat:
+        client.chat.completions.create(model=name, messages=PROMPT)
+    assert (chat.value.code, chat.value.param) == ("model_not_found", "model")
+    assert "(did you mean `orchestratex/fast`? names are matched exactly)" in chat.value.message
+    with pytest.raises(NotFoundError) as retrieved:
+        client.models.retrieve(name)
+    assert "did you mean `orchestratex/fast`" in retrieved.value.message

@@ -85,16 +85,24 @@ def resolve_target(name: str, presets: Mapping[str, Preset], state: ServerState)
     folded = name.strip().casefold()
     meant = [p for p in presets if p.casefold() == folded]
     if meant:  # (`orchestratex/Fast`, or white space from an env file's line: the catalog's names say so too)
-        raise OpenAIError(
-            404,
-            f"The model {_shown(name)} does not exist (did you mean `{meant[0]}`? names are matched exactly): {fix}",
-            param="model",
-            code="model_not_found",
-        )
+        raise _preset_meant(name, meant[0], fix)
     model = usable_model(name, state, fix)
     if isinstance(model, str):
+        short = [p for p in presets if p.casefold().rpartition("/")[2] == folded.rpartition(":")[2]]
+        if len(short) == 1 and name not in state.orchestrator.catalog:  # (`fast`, `orchestratex:fast`)
+            raise _preset_meant(name, short[0], fix)
         raise OpenAIError(404, model, param="model", code="model_not_found")
     return Target(name, Preset(max_iterations=1), model)
+
+
+def _preset_meant(name: str, preset: str, fix: str) -> OpenAIError:
+    """404 for a `model` that is not a preset's name but says which one was meant."""
+    return OpenAIError(
+        404,
+        f"The model {_shown(name)} does not exist (did you mean `{preset}`? names are matched exactly): {fix}",
+        param="model",
+        code="model_not_found",
+    )
 
 
 def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
