@@ -125,3 +125,19 @@ def test_score_for_takes_a_probability_of_numpy(kind: type[IsotonicCalibration |
     assert calibration.score_for(np.int64(1)) == calibration.score_for(1)
     with pytest.raises(UserError, match=r"^score_for takes a probability between 0 and 1"):
         calibration.score_for(np.float64(1.5))
+
+
+@pytest.mark.parametrize("kind", [IsotonicCalibration, LogisticCalibration])
+def test_score_for_a_probability_no_score_reaches_is_a_threshold_the_orchestrator_takes(
+    kind: type[IsotonicCalibration | LogisticCalibration],
+) -> None:
+    # `LogisticCalibration.fit(...).score_for(0.99)` said 10.01, above the 0–10 scale, and the run given it as its
+    # `evaluation_threshold` was refused ("evaluation_threshold: Input should be less than or equal to 10")
+    from orchestratex import Orchestrator
+
+    calibration = kind.fit([9, 9, 8, 8, 7, 6, 6, 5, 3, 2], [1, 0, 1, 1, 1, 0, 1, 0, 0, 0])  # (a 9 was wrong)
+    assert calibration.probability(10) < 0.99
+    threshold = calibration.score_for(0.99)
+    assert threshold == 10.0
+    result = Orchestrator().run_sync("What is 17 * 3?", evaluation_threshold=threshold, max_iterations=1)
+    assert result.final_response

@@ -70,13 +70,14 @@ class ScoreCalibration(ABC):
         """A JSON-ready description; `calibration_from_dict` reads it back."""
 
     def score_for(self, probability: float) -> float:
-        """The lowest judge score (to 0.01) whose calibrated probability reaches `probability` (10.01 if none)."""
+        """The lowest judge score (to 0.01) whose calibrated probability reaches `probability`; 10.0, the top of the
+        scale and the strictest `evaluation_threshold`, if none does (`probability(10)` says what a 10 gives)."""
         if not is_real(probability) or not 0 <= probability <= 1:  # (numpy's too: `np.float32(0.8)` was refused)
             raise UserError(f"score_for takes a probability between 0 and 1 (0.8 for 80 %); got {probability!r}")
         for hundredths in range(1001):
             if self.probability(hundredths / 100) >= probability:
                 return hundredths / 100
-        return 10.01
+        return 10.0
 
 
 class IsotonicCalibration(ScoreCalibration):
