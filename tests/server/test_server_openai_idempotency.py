@@ -6,7 +6,10 @@ answers the first one's orchestration (`Idempotent-Replayed: true`), streamed or
 
 from __future__ import annotations
 
+import json
+import socket
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,8 +38,10 @@ def test_a_call_sent_again_with_its_key_answers_the_first_ones_run(tmp_path: Pat
     db = tmp_path / "ox.db"
     url = f"sqlite:///{db}"
     key = create_key(url, "alice")
-    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.05"}) as server:
-        client = OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=60)
+    with (
+        ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.05"}) as server,
+        OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=60) as client,
+    ):
         sent = {"Idempotency-Key": str(uuid.uuid4())}
         first = client.chat.completions.with_raw_response.create(
             model="orchestratex/fast", messages=DNS, extra_headers=sent
@@ -71,25 +76,35 @@ def test_a_call_sent_again_with_its_key_answers_the_first_ones_run(tmp_path: Pat
         assert _orchestrations(db) == 1
 
 
-def test_a_call_whose_client_timed_out_goes_on_and_its_retry_answers_it(tmp_path: Path) -> None:
-    """The SDK's timeout closed the connection: the run was cancelled (`client_disconnected`), and the retry, a new
-    call, ran and billed another. With a key, the run goes on, and the call sent again waits for its end."""
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_call_whose_client_left_goes_on_and_the_call_sent_again_answers_it(tmp_path: Path, stream: bool) -> None:
+    """The client left (an SDK's timeout closes the connection): the run was cancelled (`client_disconnected`), and
+    the retry, a new call, ran and billed another. With a key, the run goes on, and the call sent again waits for its
+    end and answers it."""
     db = tmp_path / "ox.db"
     url = f"sqlite:///{db}"
     key = create_key(url, "alice")
     auth = {"Authorization": f"Bearer {key}"}
-    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "5"}) as server:
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}) as server:
         sent = {"Idempotency-Key": str(uuid.uuid4())}
         oid = keyed_id("alice", sent["Idempotency-Key"])  # (the id its orchestration is stored under)
-        hasty = OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=3)
-        with pytest.raises(openai.APITimeoutError):  # (its simulated calls take longer)
-            hasty.chat.completions.create(model="orchestratex/fast", messages=DNS, extra_headers=sent)
-        status = httpx.get(f"{server.base_url}/api/orchestration/status/{oid}", headers=auth).json()
-        assert status["status"] in ("pending", "running"), status  # (not cancelled: it goes on)
-        patient = OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=300)
-        again = patient.chat.completions.with_raw_response.create(
-            model="orchestratex/fast", messages=DNS, extra_headers=sent
-        )
+        body = json.dumps({"model": "orchestratex/fast", "messages": DNS, "stream": stream}).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            head = (
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {key}\r\nIdempotency-Key: {sent['Idempotency-Key']}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            sock.sendall(head.encode() + body)
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{server.base_url}/api/orchestration/status/{oid}", headers=auth).status_code == 404:
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.05)
+        # (the connection is closed: the client has left while its run goes on)
+        with OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=300) as patient:
+            again = patient.chat.completions.with_raw_response.create(
+                model="orchestratex/fast", messages=DNS, extra_headers=sent
+            )
         assert again.headers["idempotent-replayed"] == "true"
         answer = again.parse()
         assert answer.id == f"chatcmpl-{oid}" and answer.choices[0].message.content
