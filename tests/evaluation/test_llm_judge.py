@@ -277,3 +277,25 @@ def test_a_setting_changed_later_is_checked_too() -> None:
     with pytest.raises(UserError, match="panel_size"):
         evaluator.panel_size = 0
     assert evaluator.panel_size == 3
+
+
+async def test_a_judges_feedback_under_another_name_reaches_the_next_attempt() -> None:
+    # a judge answering `{"score": 4, "reason": "…"}` (not the rubric's "feedback") was read as a score without
+    # feedback: the evaluation's feedback was "" and the refining attempt was not told what to fix
+    from orchestratex import FunctionProvider
+    from orchestratex.testing.runs import judged_orchestrator
+
+    asked: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        asked.append(json.dumps([m.content for m in request.messages]))
+        return "Lyon."
+
+    model = ModelProfile(name="writer:model", cost_per_1k_tokens=0.001, quality=8)
+    orchestrator = judged_orchestrator(
+        FunctionProvider(answer, name="writer"), model, verdict='{"score": 4, "Reason": "Paris is the capital."}'
+    )
+    result = await orchestrator.run("What is the capital of France?", max_iterations=2)
+    evaluations = [i.evaluation for i in result.orchestration.iterations if i.evaluation is not None]
+    assert evaluations and evaluations[0].feedback == "Paris is the capital."
+    assert len(asked) == 2 and "Paris is the capital." in asked[1] and "Paris is the capital." not in asked[0]

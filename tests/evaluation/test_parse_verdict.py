@@ -45,6 +45,17 @@ from orchestratex.exceptions import EvaluationError
         ),
         ('{"score": 6, "comments": [["a", "b"], "c"]}', 6.0, "- a\n- b\n- c"),
         ('{"score": 6, "feedback": true}', 6.0, "true"),
+        # feedback under the other names judges give it was dropped: `{"score": 8, "comment": "x"}` gave (8.0, "")
+        ('{"score": 8, "comment": "Name the edge case."}', 8.0, "Name the edge case."),
+        ('{"Score": 7, "Reason": "Misses None."}', 7.0, "Misses None."),
+        ('{"reasoning": "Correct but terse.", "score": 8}', 8.0, "Correct but terse."),
+        ('{"score": 5, "explanation": ["Wrong unit.", "No example."]}', 5.0, "- Wrong unit.\n- No example."),
+        ('```json\n{"rating": 9, "rationale": "Complete."}\n```', 9.0, "Complete."),
+        ('{"score": 6, "reasoning": "Long reasoning.", "feedback": "Add tests."}', 6.0, "Add tests."),  # the rubric's
+        ('{"score": 6, "comment": "", "reason": "Too long."}', 6.0, "Too long."),
+        ('{"score": 8, "reasoning": "Add tests.",}', 8.0, "Add tests."),  # not JSON: its text, not the object's
+        ("{'score': 8, 'reason': 'Add tests.'}", 8.0, "Add tests."),
+        ("**Score:** 7\n**Rationale:** a 9/10 needs tests", 7.0, "a 9/10 needs tests"),  # (no second score)
     ],
 )
 def test_accepts_what_judges_write(text: str, score: float, feedback: str) -> None:
@@ -121,6 +132,10 @@ def test_prose_scores_are_read_on_the_scale_they_say(text: str, score: float) ->
         ("I rate it 4 out of 5", "no score found"),  # in prose, another scale may count something else
         ("3 of the 4 tests pass: 2/10 of it is wrong, so 8/10", "several scores"),
         ("v1.8/10 is out", "no score found"),
+        # a feedback under another name is a feedback, never a verdict or a score
+        ('{"reasoning": "It is correct."}', "no score found"),
+        ('{"score": 42, "comment": "x"}', "outside 0–10"),
+        ('{"score": "eight", "rationale": "8/10 would be fair"}', "not a number"),
     ],
 )
 def test_refuses_what_is_not_a_verdict(text: str, message: str) -> None:

@@ -26,12 +26,16 @@ _SCORE_WORD = re.compile(rf"(?:score|rating|grade)\s*{_MARKUP}\s*[:=]\s*{_MARKUP
 _OUT_OF_TEN = re.compile(rf"(?<![\w.,+-])({_NUMBER}\s*(?:/|out\s+of)\s*10)(?![\d%]|[.,]\d)", re.IGNORECASE)
 """A score out of 10 anywhere in prose (another scale there may count something else: "3 out of 4 tests")."""
 _FEEDBACK_WORD = re.compile(
-    rf"(?:feedback|comments?|critique)\s*{_MARKUP}\s*[:=]\s*(?:\*+|_+)?\s*(.+)", re.IGNORECASE | re.DOTALL
+    rf"(?:feedback|comments?|critique|\b(?:explanation|rationale|reason(?:ing)?))"
+    rf"\s*{_MARKUP}\s*[:=]\s*(?:\*+|_+)?\s*(.+)",
+    re.IGNORECASE | re.DOTALL,
 )
 _QUOTED = re.compile(r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*(?:,\s*)?(?:\}|["']\w+["']\s*:|$)""")
 """A feedback written as a JSON string: followed by what follows a value in an object (its end, the next key) or by
 the text's end (prose that begins with a quoted word, `"Correct", though …`, is prose)."""
 _KEYS = ("score", "rating", "grade", "overall")
+_FEEDBACK_KEYS = ("feedback", "critique", "comments", "comment", "explanation", "rationale", "reason", "reasoning")
+"""The names judges give their feedback, the rubric's first: the first of them with a value is the feedback."""
 _RUBRIC_KEYS = frozenset({"score", "feedback"})
 """The keys of the object the rubric asks for: already lower-case."""
 _DECODE = json.JSONDecoder().raw_decode
@@ -111,7 +115,7 @@ def _from_object(candidate: str) -> tuple[float, str] | None:
     for key in _KEYS:
         value = lowered.get(key)
         if value is not None:
-            feedback = lowered.get("feedback") or lowered.get("critique") or lowered.get("comments") or ""
+            feedback = next((said for name in _FEEDBACK_KEYS if (said := lowered.get(name))), "")
             return _score(value), _text(feedback)
     return None
 
