@@ -200,13 +200,46 @@ def _say_interrupted(url: str, caught: list[str], name: str) -> None:
 
 
 def _say_waiting(url: str) -> None:
-    """Say what the command waits for: a SQLite file's write lock, another process's; any other store (a MongoDB
-    server that does not answer) was said to be held by "another process … its write lock" too."""
+    """Say what the command waits for: a SQLite file's write lock when another connection holds it now; else only that
+    the store has not answered. Any other store (a MongoDB server that does not answer) was said to be held by "another
+    process … its write lock" too, and so was a SQLite file nobody held, on a loaded machine or a slow disk."""
     from ..stores.sqlite import SQLiteStore
 
     try:
-        sqlite = isinstance(store_from_url(url), SQLiteStore)
+        store = store_from_url(url)
+        locked = isinstance(store, SQLiteStore) and _write_lock_held(store.path)
     except Exception:  # (the store was opened from it: no error is expected, and none may replace the wait)
-        sqlite = False
-    why = "another process may hold its write lock" if sqlite else "it has not answered yet"
+        locked = False
+    why = "another process may hold its write lock" if locked else "it has not answered yet"
     print(f"orchestratex: waiting for the store {shown_url(url)} ({why})…", file=sys.stderr, flush=True)
+
+
+_LOCK_PROBE_S = 0.25
+"""How long `_write_lock_held` waits for the write lock: longer than a write of this process holds it."""
+
+
+def _write_lock_held(path: str) -> bool:
+    """Whether a connection has held the write lock of the SQLite database at `path` for `_LOCK_PROBE_S`: an empty
+    transaction that takes it (and lets it go at once) is refused. A file that is absent or cannot be opened is not
+    created (`mode=rw`): False."""
+    import sqlite3
+    from pathlib import Path
+
+    from ..stores.sqlite._errors import code_of
+
+    if path == ":memory:":
+        return False
+    try:
+        conn = sqlite3.connect(
+            f"{Path(path).absolute().as_uri()}?mode=rw", uri=True, timeout=_LOCK_PROBE_S, isolation_level=None
+        )
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        return code_of(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    finally:
+        conn.close()
+    return False
