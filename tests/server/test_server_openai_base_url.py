@@ -68,3 +68,22 @@ def test_a_base_url_with_another_prefix_or_an_azure_client_is_told_where_the_api
         with pytest.raises(openai.NotFoundError) as listed:
             clients["/openai/v1"].models.list()
         assert "base URL ends in /openai/v1" in listed.value.message and wanted in listed.value.message
+
+
+def test_an_azure_client_given_the_v1_base_url_is_told_to_use_an_openai_client(tmp_path: Path) -> None:
+    """`AzureOpenAI(base_url="http://host:8000/v1", ...)` sends `POST /v1/deployments/{model}/chat/completions`: it was
+    told "the client's base URL ends in /deployments/orchestratex/fast too many; set it to http://host:8000/v1", the
+    base URL it already had, so following the advice changed nothing. It is now told the path is Azure's and to use an
+    OpenAI client with that base URL."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path) as server:
+        azure = openai.AzureOpenAI(
+            base_url=f"{server.base_url}/v1", api_version="2024-06-01", api_key=key, max_retries=0
+        )
+        with pytest.raises(openai.NotFoundError) as missed:
+            azure.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
+        message = missed.value.message
+        assert missed.value.code == "not_found"
+        assert "is a path of Azure OpenAI's API" in message and "too many" not in message
+        assert f"use an OpenAI client (not AzureOpenAI) with the base URL {server.base_url}/v1:" in message

@@ -33,6 +33,10 @@ _NOT_SERVED = {
 }
 """Paths of OpenAI's API this server does not serve, and what they are."""
 
+_DEPLOYMENTS = "/deployments/"
+"""Where an `AzureOpenAI` client given a base URL (`base_url=".../v1"`) puts its deployment: `/v1/deployments/{model}/
+chat/completions` (given `azure_endpoint` instead, it sends `/openai/deployments/…`: `_missing_v1`)."""
+
 _SERVES = "this server serves POST /v1/chat/completions and GET /v1/models (and /v1/models/{model})"
 
 
@@ -41,6 +45,12 @@ def unknown_v1_url(method: str, rest: str, url: str) -> str:
     rest = rest or "/"
     base = url[: len(url) - len(rest)].rstrip("/") if url.endswith(rest) else url
     path = urlsplit(url).path
+    if rest.startswith(_DEPLOYMENTS) and rest.endswith("/chat/completions"):  # (before "a path too many": it is not)
+        return (
+            f"{method} {path[:200]} is a path of Azure OpenAI's API, which this server does not serve: an AzureOpenAI"
+            f" client adds /deployments/{{model}} to its base URL; use an OpenAI client (not AzureOpenAI) with the base"
+            f" URL {base[:200]}: {_SERVES}"
+        )
     for served in _SERVED:  # a base URL with a path too many: `/v1/chat/completions/chat/completions`, `/v1/v1/models`
         at = rest.rfind(served)
         if at > 0 and (rest.endswith(served) or rest[at + len(served) :].startswith("/")):
