@@ -183,6 +183,8 @@ class OpenAIRoutes:
 
     async def get_model(self, request: Request, user: Principal) -> Response:
         name = request.path_params["model"]
+        if name.endswith("/"):  # (`/v1/models/orchestratex/fast/`: that model, as the chat route takes its slash)
+            name = name[:-1]
         if not name:  # `/v1/models/`: the list, with a trailing slash (it said "The model `` does not exist")
             return await self.list_models(request, user)
         target = resolve_target(name, self.presets, self.state)
