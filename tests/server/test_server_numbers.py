@@ -228,3 +228,18 @@ def test_a_negative_zero_is_read_as_zero_not_shown_back_as_minus_zero(api: Api) 
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def test_v1_takes_a_null_include_usage_as_not_set(api: Api) -> None:
+    """`stream_options: {"include_usage": null}`, as clients with an optional boolean send it (a C# `bool?`, an
+    Elixir struct's `nil`), was a 400 "stream_options.include_usage: must be true or false", though `"stream": null`
+    and every other top-level `null` is taken as not set: the stream now answers, without a usage chunk."""
+    client = OpenAI(base_url="http://testserver/v1", api_key=api.keys["alice"], http_client=api.client, max_retries=0)
+    messages: Any = PROMPT
+    options: Any = {"include_usage": None}
+    stream = client.chat.completions.create(
+        model="orchestratex/fast", messages=messages, stream=True, stream_options=options
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert all(c.usage is None for c in chunks)

@@ -211,7 +211,7 @@ class OpenAIRoutes:
         if call.replayed:
             return await self._replay(request, body, call)
         if body.stream:
-            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            include_usage = body.stream_options is not None and body.stream_options.include_usage is True
             api_key = key_of(request)
             stream = sse_stream(
                 state,

@@ -35,8 +35,9 @@ __all__ = [
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: Flag = False
-    """Send a last chunk with `usage` (every call, judges included) and no choices."""
+    include_usage: Flag | None = False
+    """Send a last chunk with `usage` (every call, judges included) and no choices. `null` is not set, as a top-level
+    field's `null` is (clients with an optional boolean send it so)."""
 
 
 class OrchestrationOptions(BaseModel):
