@@ -301,7 +301,7 @@ class OpenAIRoutes:
         once it has ended, with `Idempotent-Replayed: true`. Nothing is cancelled when this client leaves."""
         state, target, headers = self.state, call.target, {**call.headers, REPLAYED: "true"}
         if body.stream:
-            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            include_usage = body.stream_options is not None and body.stream_options.include_usage is True
             stream = replayed_stream(state, call.orchestration, target, body.stop_sequences, include_usage)
             headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
