@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestratex import FunctionProvider, Generation, GenerationRequest, Orchestrator, SQLiteStore
+from orchestratex import FunctionProvider, Generation, GenerationRequest, Message, Orchestrator, SQLiteStore
 from orchestratex.events import ModelSelected
 from orchestratex.exceptions import Conflict, StoreError
 from orchestratex.records import Evaluation, Iteration, Orchestration, Session, SessionSettings, Thread
@@ -146,6 +147,40 @@ async def test_a_step_commit_appends_its_iteration_and_leaves_the_head_alone(tmp
         got = await store.get_session(session.id)
         assert (got.total_cost, got.reserved_cost) == (0.05, 0.2)
         assert await store.get_orchestration(o.id) == o
+
+
+async def test_a_head_field_changed_since_the_last_commit_is_written(tmp_path: Path) -> None:
+    """A commit reuses the head it wrote last only while none of its fields changed: a field set anew (the prompt, the
+    creation time), or changed in place (a message appended, a setting), is written by the next commit."""
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as store:
+        _, (o,) = await _tree(store)
+        o.status = "running"
+        o.iterations.append(_iteration(1, "first"))
+        await store.commit(o)
+        sql: list[str] = []
+        store._writer_conn().set_trace_callback(sql.append)
+        await store.commit(o)  # nothing of the head changed
+        assert not [s for s in sql if s.startswith("UPDATE orchestrations") and " doc = " in s]
+        changes: list[Callable[[], object]] = [
+            lambda: setattr(o, "prompt", "q"),
+            lambda: o.messages.append(Message(role="user", content="more")),
+            lambda: o.messages.__setitem__(0, Message(role="user", content="replaced in place")),
+            lambda: setattr(o.settings, "max_iterations", 7),
+            lambda: o.settings.__setattr__("preferred_models", ["m"]),
+            lambda: o.settings.preferred_models.append("n"),  # type: ignore[union-attr]
+            lambda: setattr(o, "context", "some context"),
+            lambda: setattr(o, "created_at", o.created_at.replace(microsecond=(o.created_at.microsecond + 1) % 10**6)),
+        ]
+        for change in changes:
+            change()
+            sql.clear()
+            await store.commit(o)
+            assert [s for s in sql if s.startswith("UPDATE orchestrations") and " doc = " in s]
+            assert await store.get_orchestration(o.id) == o
+        store._writer_conn().set_trace_callback(None)
+    async with SQLiteStore(path) as fresh:  # read from the file
+        assert await fresh.get_orchestration(o.id) == o
 
 
 async def test_a_row_another_connection_moved_on_is_written_whole(tmp_path: Path) -> None:

@@ -349,8 +349,8 @@ class SQLiteStore(SQLiteRecords):
     ) -> bool:
         """Run `_commit_sync` and remember what it wrote (see `_orchestrations.WrittenCache`); the events get back
         the `seq` they had when it fails (its job, or the commit of the batch it shared): they were not stored."""
-        parts = split(orchestration)
-        before = self._written.get(parts.id)
+        before = self._written.get(orchestration.id)
+        parts = split(orchestration, before)
         steps = parts.steps
         if before is None:
             check_orchestration(orchestration, range(len(steps)))
