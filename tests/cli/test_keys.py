@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import cli_env, run_cli
 
 pytest.importorskip("fastapi")  # (keys are for the server: `keys create` needs orchestratex[server])
 
@@ -163,6 +164,39 @@ def test_a_slow_sqlite_store_whose_write_lock_nobody_holds_is_not_said_to_be_loc
     waiting, created = done.stderr.splitlines()
     assert waiting == f"orchestratex: waiting for the store sqlite:///{path} (it has not answered yet)…"
     assert created.startswith("orchestratex: new key for user 'bob'")
+
+
+SLOW_SERVER_IMPORT = """
+import sys
+import time
+
+
+class SlowServer:
+    def find_spec(self, name, path=None, target=None):
+        if name == "orchestratex.server":
+            time.sleep(3)  # (longer than the 2 s after which a wait for the store is said)
+        return None
+
+
+sys.meta_path.insert(0, SlowServer())
+"""
+"""A `sitecustomize` making the import of `orchestratex.server` take 3 s, as it does on a busy machine."""
+
+
+def test_a_slow_import_of_the_server_is_not_said_to_be_a_wait_for_the_store(tmp_path: Path) -> None:
+    """On a busy machine (a CI runner, a laptop building something), importing the server took more than 2 s, and
+    `keys create` said "waiting for the store … (another process may hold its write lock)…" of a new store no other
+    process used: the import was timed as a wait for the store. It is done before."""
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "sitecustomize.py").write_text(SLOW_SERVER_IMPORT, encoding="utf-8")
+    env = cli_env(PYTHONPATH=os.pathsep.join([str(tmp_path / "slow"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    done = run_cli("keys", "create", "alice", "--store", url, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"orchestratex: new key for user 'alice' (store {url}); it is shown only once, keep it safe\n"
+    revoked = run_cli("keys", "revoke", done.stdout.strip(), "--store", url, env=env)  # (by the key: its hash)
+    assert revoked.returncode == 0 and revoked.stderr == "", revoked.stderr
+    assert revoked.stdout.startswith("orchestratex: revoked key ")
 
 
 def test_a_store_server_that_does_not_answer_is_not_said_to_be_locked_by_another_process() -> None:

@@ -21,11 +21,22 @@ from ._stores import lasting_store_url, patiently, shown_url, sqlite_file_absent
 __all__ = ["keys_command"]
 
 
-async def _create(url: str, user_id: str, admin: bool, label: str | None) -> str:
+def _server_imported(key_id: str | None = None) -> None:
+    """Import the server's key functions before the wait for the store is timed (`patiently`): importing the server
+    (FastAPI, its models) takes seconds on a busy machine, and, counted as waiting, made `keys create` say "waiting for
+    the store … (another process may hold its write lock)" of a store no other process used. `keys revoke` needs them
+    only for a `key_id` that is the key itself (found by its hash)."""
+    if key_id is not None and not key_id.startswith(KEY_PREFIX):
+        return
     try:
-        from ..server import issue_api_key
+        import orchestratex.server._auth  # noqa: F401
     except ImportError:
         raise UserError("API keys are for the server, which needs: pip install 'orchestratex[server]'") from None
+
+
+async def _create(url: str, user_id: str, admin: bool, label: str | None) -> str:
+    from ..server import issue_api_key
+
     store = await open_store(url)
     try:
         return await issue_api_key(store, user_id, admin=admin, label=label)
@@ -105,10 +116,8 @@ async def _revoke(url: str, key_id: str, given: str | None = None) -> tuple[ApiK
 
 
 async def _id_of_key(store: Store, key: str, url: str) -> str:
-    try:
-        from ..server._auth import hash_key
-    except ImportError:
-        raise UserError("API keys are for the server, which needs: pip install 'orchestratex[server]'") from None
+    from ..server._auth import hash_key
+
     found = await store.get_api_key(hash_key(key))
     if found is None:  # (the key is a secret: not repeated in the message)
         raise UserError(f"no API key in {shown_url(url)} is the key given ({key[:6]}…); check the key, or give its id")
@@ -176,7 +185,9 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "revoke":
         if absent:
             raise UserError(f"no API key {_shown_key_id(args.key_id)}: the store {shown_url(url)} does not exist (yet)")
-        revoked, already = patiently(url, _revoke(url, _unwrapped(args.key_id), args.store))
+        key_id = _unwrapped(args.key_id)
+        _server_imported(key_id)
+        revoked, already = patiently(url, _revoke(url, key_id, args.store))
         if already:
             Output().verbatim(
                 f"orchestratex: key {revoked.id} of user {revoked.user_id!r} was already revoked "
@@ -192,6 +203,7 @@ def keys_command(args: argparse.Namespace) -> int:
         return 0
     if args.keys_command != "create":
         raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
+    _server_imported()
     key = patiently(url, _create(url, args.user_id, args.admin, args.label))
     # (the user of an admin key too: "new admin key" left out whose key it is, which `keys list` shows)
     kind = f"{'admin key' if args.admin else 'key'} for user {args.user_id.strip()!r}"
