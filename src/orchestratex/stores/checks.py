@@ -39,6 +39,7 @@ __all__ = [
     "check_commit",
     "check_ids",
     "check_incr",
+    "check_iterations",
     "check_name",
     "check_orchestration",
     "check_page",
@@ -135,10 +136,17 @@ def check_orchestration(orchestration: Orchestration, iterations: Iterable[int] 
         problem = f"stop_reason must be one of {', '.join(map(repr, _STOP_REASONS))} or None, not {o.stop_reason!r:.60}"
     if problem is not None:  # (a newer version's status, a field set to None by hand: the run could not be read back)
         raise UserError(f"orchestration {o.id}: {problem}; nothing was stored")
-    steps = o.iterations
-    for i in range(len(steps)) if iterations is None else iterations:
+    check_iterations(o, range(len(o.iterations)) if iterations is None else iterations)
+
+
+def check_iterations(orchestration: Orchestration, iterations: Iterable[int]) -> None:
+    """`check_orchestration`'s check of the iterations at the positions `iterations` gives, alone: for a store that
+    has checked the rest of the document already (SQLite checks a commit's document first, its changed iterations
+    once it knows which)."""
+    steps = orchestration.iterations
+    for i in iterations:
         if not _finite_iteration(steps[i]):
-            _refuse_iteration(o.id, i, steps[i])
+            _refuse_iteration(orchestration.id, i, steps[i])
 
 
 def _finite_iteration(it: Iteration) -> bool:

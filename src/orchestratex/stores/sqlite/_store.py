@@ -23,6 +23,7 @@ from .._url import sqlite_url
 from ..checks import (
     check_commit,
     check_ids,
+    check_iterations,
     check_orchestration,
     check_page,
     check_start,
@@ -330,7 +331,7 @@ class SQLiteStore(SQLiteRecords):
         owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
-        check_orchestration(orchestration, ())  # (its changed iterations: by `_committed`)
+        check_orchestration(orchestration, ())  # (its changed iterations: by `_committed`, once it knows them)
         orchestration.updated_at = utcnow()
         await self._committed(orchestration, events, calls, spent, released, owner, 0, None, False)
         return events
@@ -352,11 +353,12 @@ class SQLiteStore(SQLiteRecords):
         before = self._written.get(orchestration.id)
         parts = split(orchestration, before)
         steps = parts.steps
+        # (the rest of the document is checked by `commit` and `commit_step`, before `updated_at` is set)
         if before is None:
-            check_orchestration(orchestration, range(len(steps)))
+            check_iterations(orchestration, range(len(steps)))
         else:  # only the iterations this commit writes (a NaN is written `null`: the run could not be read back)
             old = before[2]
-            check_orchestration(orchestration, [i for i in range(len(steps)) if i >= len(old) or steps[i] != old[i]])
+            check_iterations(orchestration, [i for i in range(len(steps)) if i >= len(old) or steps[i] != old[i]])
         previous = [e.seq for e in events]
         try:
             step = Step(
@@ -454,7 +456,7 @@ class SQLiteStore(SQLiteRecords):
     ) -> bool:
         check_commit(orchestration.session_id, events, calls, spent, released)
         check_step(orchestration, reserve, owner, release_lease)
-        check_orchestration(orchestration, ())  # (its changed iterations: by `_committed`)
+        check_orchestration(orchestration, ())  # (its changed iterations: by `_committed`, once it knows them)
         orchestration.updated_at = utcnow()
         return await self._committed(
             orchestration,
