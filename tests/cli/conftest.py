@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,9 @@ def on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     return received.replace("\r\n", "\n")
 
 
-def read_terminal(primary: int) -> str:
-    """What a pseudo-terminal's other end received until the process closed it (two minutes at most); closes it."""
+def read_terminal(primary: int, on_screen: Callable[[str], object] | None = None) -> str:
+    """What a pseudo-terminal's other end received until the process closed it (two minutes at most); closes it.
+    `on_screen` is called with all received so far after each read (to act once the process has shown something)."""
     chunks = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -108,6 +110,8 @@ def read_terminal(primary: int) -> str:
         if not chunk:
             break
         chunks.append(chunk)
+        if on_screen is not None:
+            on_screen(b"".join(chunks).decode("utf-8", "replace"))
     os.close(primary)
     return b"".join(chunks).decode("utf-8", "replace")
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,10 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminal
 
 
 def with_stderr_on_a_terminal(
-    args: list[str], stdout: Path | None = None
+    args: list[str], stdout: Path | None = None, on_screen: Callable[[str], object] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run the CLI with stdout piped (or written to the file `stdout`) and stderr on a pseudo-terminal; returns the
-    process and what the terminal got."""
+    process and what the terminal got (`on_screen`: see `read_terminal`)."""
     import pty
 
     primary, secondary = pty.openpty()
@@ -30,7 +31,7 @@ def with_stderr_on_a_terminal(
     with open(stdout, "w") if stdout is not None else contextlib.nullcontext(subprocess.PIPE) as target:
         proc = subprocess.Popen([*CLI, *args], stdout=target, stderr=secondary, env=env, text=True)
         os.close(secondary)
-        received = read_terminal(primary)
+        received = read_terminal(primary, on_screen)
         out, _ = proc.communicate(timeout=30)
     out = stdout.read_text() if stdout is not None else out
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, None), received
@@ -85,7 +86,6 @@ def test_a_run_waiting_for_a_busy_store_says_it_is_starting(tmp_path: Path) -> N
     (up to the store's 10 s busy timeout), and nothing was shown on the terminal meanwhile. A run that has not
     reached its first event within 2 s now says it is starting."""
     import sqlite3
-    import threading
 
     from orchestratex.stores import SQLiteStore
 
@@ -99,18 +99,19 @@ def test_a_run_waiting_for_a_busy_store_says_it_is_starting(tmp_path: Path) -> N
     holder = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
 
-    def commit() -> None:
-        holder.execute("COMMIT")
-        holder.close()
+    def released_once_starting(screen: str) -> None:
+        # (not after a fixed 4 s: on a loaded runner the command took that long to start, found the lock gone and
+        # never waited; the lock is held until the run says it waits, well within the store's 10 s busy timeout)
+        if "starting…" in screen and holder.in_transaction:
+            holder.execute("COMMIT")
 
-    release = threading.Timer(4.0, commit)
-    release.start()
     try:
         done, screen = with_stderr_on_a_terminal(
-            ["run", PROMPT, "--max-iterations", "1", "--store", f"sqlite:///{path}", "--json"]
+            ["run", PROMPT, "--max-iterations", "1", "--store", f"sqlite:///{path}", "--json"],
+            on_screen=released_once_starting,
         )
     finally:
-        release.join()
+        holder.close()
     assert done.returncode == 0, screen
     assert "starting…" in screen and "is answering…" in screen
     assert screen.index("starting…") < screen.index("is answering…")
