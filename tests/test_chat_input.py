@@ -437,3 +437,14 @@ async def test_a_system_prompt_that_shows_nothing_sends_no_system_message(system
     result = await orch.run("Name a colour.", max_iterations=1)
     assert result.status == "completed", result.error
     assert seen and all(m.role != "system" for m in seen[0].messages)
+
+
+def test_an_ascii_text_is_blank_when_it_has_white_space_and_control_characters_alone() -> None:
+    """The ASCII check stops at the first visible character: every one of `!` to `~` shows, wherever it stands in a long
+    text of line breaks, tabs, NULs and DELs; every other ASCII character does not."""
+    from orchestratex.orchestrator._chat import blank
+
+    unseen = "".join(c for c in map(chr, range(128)) if not "!" <= c <= "~")
+    assert blank(unseen * 1000)
+    for visible in map(chr, range(ord("!"), ord("~") + 1)):
+        assert not blank(unseen * 500 + visible + unseen * 500), repr(visible)
