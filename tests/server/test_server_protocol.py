@@ -272,13 +272,17 @@ async def test_a_connection_its_client_resets_is_not_held_for_the_keep_alive_tim
         gc.collect()
         return [o for o in gc.get_objects() if isinstance(o, _guarded.GuardedProtocol)]
 
-    # (this connection's protocol only: one of an earlier test's server, let go meanwhile, changed a count of them all)
-    # (held weakly, not by `id()`: one of them freed meanwhile could lend its id to this connection's protocol)
-    before = weakref.WeakSet(protocols())
     reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
     writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (await _responses(reader, "GET"))[0][0] == 200  # (kept alive: its keep-alive timer runs)
-    (mine,) = (weakref.ref(p) for p in protocols() if p not in before)
+    # (this connection's protocol, found by its client's address: "the one not there before" also found, in the full
+    # suite, a protocol of another test's server accepting a connection meanwhile)
+    client = writer.get_extra_info("sockname")
+    (mine,) = (
+        weakref.ref(p)
+        for p in protocols()
+        if p.transport is not None and p.transport.get_extra_info("peername") == client
+    )
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()  # (a reset, not a close)
