@@ -58,6 +58,6 @@ def test_a_docstring_names_only_fields_the_event_has(cls: type[BaseModel]) -> No
 @pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda c: c.__name__)
 def test_the_docs_table_lists_each_field(cls: type[BaseModel]) -> None:
     kind = cls.model_fields["type"].default
-    row = next(line for line in DOCS.read_text().splitlines() if line.startswith(f"| `{kind}` |"))
+    row = next(line for line in DOCS.read_text().splitlines() if line.startswith(f"| `{kind}` (`{cls.__name__}`) |"))
     listed = _quoted(row.split(" | ")[-1])
     assert listed == set(cls.model_fields) - COMMON
