@@ -213,16 +213,14 @@ C_ERROR: Final = _CALL_FIELDS.index("error")
 
 _BESIDE: Final = {"orchestration_id", "thread_id", "session_id", "timestamp"}
 """An event's fields kept beside its JSON."""
-_BESIDE_AND_PROMPT: Final = {*_BESIDE, "prompt"}
 
 
 class EventStream:
     """A session's events in `seq` order: each one's JSON without its three ids and its time, which are kept beside it
     (the ids are strings shared with the orchestration: about 120 bytes less per event than in its JSON; the time is
-    written as the event is read), and without the prompt of an `orchestration_started`, kept beside it too (a string:
-    kept, not copied; a 52,000-character prompt took 9 % of the instructions of its run to serialise)."""
+    written as the event is read)."""
 
-    __slots__ = ("docs", "orchestration_ids", "prompts", "session_ids", "thread_ids", "timestamps")
+    __slots__ = ("docs", "orchestration_ids", "session_ids", "thread_ids", "timestamps")
 
     def __init__(self) -> None:
         self.docs: list[bytes] = []
@@ -230,8 +228,6 @@ class EventStream:
         self.thread_ids: list[str] = []
         self.session_ids: list[str] = []
         self.timestamps: list[Stamp] = []
-        self.prompts: dict[int, str] = {}
-        """The prompts of the `orchestration_started` events, by position."""
 
     def extend(self, events: Iterable[Event]) -> None:
         """Number `events` after those stored (their `seq`, set in place: 1, 2, 3, … in the session) and store them."""
@@ -239,12 +235,7 @@ class EventStream:
         for event in events:
             seq += 1
             event.seq = seq
-            prompt = event.__dict__.get("prompt")
-            if type(prompt) is str:
-                self.prompts[seq - 1] = prompt
-                self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_BESIDE_AND_PROMPT))
-            else:
-                self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_BESIDE))
+            self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_BESIDE))
             self.orchestration_ids.append(event.orchestration_id)
             self.thread_ids.append(event.thread_id)
             self.session_ids.append(event.session_id)
@@ -261,16 +252,14 @@ class EventStream:
         return [self._event(i) for i in found]
 
     def _event(self, i: int) -> Event:
-        beside = {
-            "orchestration_id": self.orchestration_ids[i],
-            "thread_id": self.thread_ids[i],
-            "session_id": self.session_ids[i],
-            "timestamp": _stamp_text(self.timestamps[i]),
-        }
-        prompt = self.prompts.get(i)
-        if prompt is not None:
-            beside["prompt"] = prompt
-        ids = to_json(beside)
+        ids = to_json(
+            {
+                "orchestration_id": self.orchestration_ids[i],
+                "thread_id": self.thread_ids[i],
+                "session_id": self.session_ids[i],
+                "timestamp": _stamp_text(self.timestamps[i]),
+            }
+        )
         doc = self.docs[i]
         return EVENT_ADAPTER.validate_json(ids[:-1] + b"," + doc[1:] if len(doc) > 2 else ids)
 
