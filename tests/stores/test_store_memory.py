@@ -24,7 +24,6 @@ from orchestratex.records import (
     Thread,
 )
 from orchestratex.stores import MemoryStore, store_from_url
-from orchestratex.stores._memory_rows import O_DOC, O_PROMPTS
 from orchestratex.usage import Usage
 
 from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
@@ -262,43 +261,3 @@ async def test_a_run_writes_no_time_as_text() -> None:
         assert stored.model_dump_json() == result.orchestration.model_dump_json()
         events = await orch.store.list_events(result.orchestration.session_id)
         assert [e.model_dump_json() for e in events] == [e.model_dump_json() for e in result.events]
-
-
-LONG = "Résumé de la réunion : " + "données économiques, prévisions à moyen terme ; " * 60  # (2,900 characters)
-
-
-@pytest.mark.parametrize("prompt", ["Write a haiku", LONG])
-async def test_long_prompts_are_kept_beside_the_json_and_read_back_as_committed(prompt: str) -> None:
-    """A run's long prompts (its `prompt` and each iteration's, which holds it with its context and, in a refinement,
-    the best answer and its feedback) are kept as the strings they are, beside the JSON: each commit serialised them
-    all again (a third of the instructions of a run of a 52,000-character prompt). The orchestration read back, alone
-    or listed, is the one the run returned."""
-    orch = Orchestrator(
-        providers=[scripted(answer_attempt, score_of_answer({1: 5.0, 2: 6.0, 3: 9.0}))],
-        catalog=catalog("a", "b"),
-        store=MemoryStore(),
-        retry=NO_WAIT,
-        max_iterations=3,
-        evaluation_threshold=8.5,
-    )
-    async with orch:
-        result = await orch.run(prompt, context="Context: " + LONG[:3000] if prompt is LONG else None)
-        o = result.orchestration
-        assert (result.status, len(o.iterations)) == ("completed", 3)
-        store = orch.store
-        assert isinstance(store, MemoryStore)
-        row = store._orchestrations[o.id]
-        if prompt is LONG:  # held once, as the run's own strings: none of them in the JSON
-            kept = row[O_PROMPTS]
-            assert kept is not None and len(kept) == 5
-            assert all(
-                a is b for a, b in zip(kept, (prompt, o.context, *(it.prompt for it in o.iterations)), strict=True)
-            )
-            assert "réunion".encode() not in row[O_DOC]
-        else:
-            assert row[O_PROMPTS] is None and prompt.encode() in row[O_DOC]
-        for got in (await store.get_orchestration(o.id), *await store.list_orchestrations(thread_id=o.thread_id)):
-            assert got.model_dump_json() == o.model_dump_json()
-        gc.collect()
-        gc.collect()  # (the row holds a tuple: it is left untracked by the collection after the one that untracks it)
-        assert not gc.is_tracked(row)

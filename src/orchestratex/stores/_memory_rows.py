@@ -30,7 +30,7 @@ from operator import attrgetter
 from typing import Any, Final, TypeAlias, TypeVar
 
 from pydantic import BaseModel
-from pydantic_core import from_json, to_json
+from pydantic_core import to_json
 
 from .._ids import epoch_seconds
 from .._timestamps import timestamp_text
@@ -48,7 +48,6 @@ __all__ = [
     "C_OUTPUT_TOKENS",
     "C_ROLE",
     "C_SCORE",
-    "LONG_PROMPT",
     "O_COST",
     "O_CREATED",
     "O_CREATED_AT",
@@ -56,7 +55,6 @@ __all__ = [
     "O_DOMAIN",
     "O_ITERATIONS",
     "O_OVERAGE",
-    "O_PROMPTS",
     "O_SCORE",
     "O_SESSION",
     "O_STATUS",
@@ -73,7 +71,7 @@ __all__ = [
     "load_thread",
     "orchestration_row",
     "snapshot",
-    "stored_document",
+    "stored_json",
     "thread_row",
 ]
 
@@ -86,12 +84,11 @@ Stamp: TypeAlias = "datetime | str"
 """A time kept beside a JSON document: the `datetime` itself (immutable, so not copied), or the text of one of a
 subclass (which might not be)."""
 OrchestrationRow: TypeAlias = tuple[
-    bytes, str, str, str, float, str, str, "float | None", int, float, float, Stamp, Stamp, "tuple[Any, ...] | None"
+    bytes, str, str, str, float, str, str, "float | None", int, float, float, Stamp, Stamp
 ]
 """(JSON without `created_at` and `updated_at`, user_id, session_id, thread_id, created_at timestamp, status, domain
-or `general`, final_score, number of iterations, total_cost, overage_cost, created_at, updated_at, long prompts:
-None, or the prompt, the context and each iteration's prompt),
-at the positions `O_DOC` … `O_PROMPTS`."""
+or `general`, final_score, number of iterations, total_cost, overage_cost, created_at, updated_at), at the positions
+`O_DOC` … `O_UPDATED_AT`."""
 
 
 O_DOC: Final = 0
@@ -107,26 +104,9 @@ O_COST: Final = 9
 O_OVERAGE: Final = 10
 O_CREATED_AT: Final = 11
 O_UPDATED_AT: Final = 12
-O_PROMPTS: Final = 13
 
 _TIMES: Final = {"created_at", "updated_at"}
 """An orchestration's fields kept beside its JSON (`O_CREATED_AT`, `O_UPDATED_AT`)."""
-
-LONG_PROMPT: Final = 2048
-"""Characters from which an orchestration's prompts are kept beside its JSON (`O_PROMPTS`): its `prompt`, its
-`context` and each iteration's prompt (the first is the prompt with its context, each refinement the prompt, its
-context, the best answer and its feedback). Strings cannot change, so they are kept, not copied: each commit
-serialised them all again (a 52,000-character French prompt, twice at each of a run's three commits: a third of its
-instructions). Below it they stay in the JSON: leaving them out costs pydantic's serializer more than it saves (and
-a read decodes a dict)."""
-
-_TIMES_AND_PROMPTS: Final[dict[str, Any]] = {
-    "created_at": True,
-    "updated_at": True,
-    "prompt": True,
-    "context": True,
-    "iterations": {"__all__": {"prompt": True}},
-}
 
 
 def _stamp_text(stamp: Stamp) -> str:
@@ -137,16 +117,9 @@ def orchestration_row(orchestration: Orchestration) -> OrchestrationRow:
     """`orchestration` as a row: its JSON but its times (about 5 µs for one iteration), the fields queries read and its
     times."""
     o = orchestration
-    created, updated, prompt, steps = o.created_at, o.updated_at, o.prompt, o.iterations
-    last = steps[-1].prompt if steps else ""  # (the longest: a refinement holds the first's prompt and context)
-    if len(prompt) < LONG_PROMPT and (type(last) is not str or len(last) < LONG_PROMPT):
-        doc = o.__pydantic_serializer__.to_json(o, exclude=_TIMES)  # `model_dump_json` as bytes, without the decode
-        prompts = None
-    else:
-        doc = o.__pydantic_serializer__.to_json(o, exclude=_TIMES_AND_PROMPTS)
-        prompts = (prompt, o.context, *[it.prompt for it in steps])
+    created, updated = o.created_at, o.updated_at
     return (
-        doc,
+        o.__pydantic_serializer__.to_json(o, exclude=_TIMES),  # `model_dump_json` as bytes, without the decode to str
         o.user_id,
         o.session_id,
         o.thread_id,
@@ -159,27 +132,18 @@ def orchestration_row(orchestration: Orchestration) -> OrchestrationRow:
         o.overage_cost,
         created if type(created) is datetime else timestamp_text(created),
         updated if type(updated) is datetime else timestamp_text(updated),
-        prompts,
     )
 
 
-def stored_document(row: OrchestrationRow) -> bytes | dict[str, Any]:
-    """The orchestration of `row` as `read_orchestration` reads it: its JSON with its times (as `model_dump_json` writes
-    them; first here), or, with long prompts, its JSON decoded, with its times and prompts put back."""
-    times = {"created_at": _stamp_text(row[O_CREATED_AT]), "updated_at": _stamp_text(row[O_UPDATED_AT])}
-    prompts = row[O_PROMPTS]
-    if prompts is None:
-        return to_json(times)[:-1] + b"," + row[O_DOC][1:]  # (never `{}`: an orchestration has its ids)
-    doc: dict[str, Any] = from_json(row[O_DOC])
-    doc.update(times, prompt=prompts[0], context=prompts[1])
-    for step, prompt in zip(doc["iterations"], prompts[2:], strict=True):
-        step["prompt"] = prompt
-    return doc
+def stored_json(row: OrchestrationRow) -> bytes:
+    """The JSON of the orchestration of `row`, its times included (as `model_dump_json` writes them; first here)."""
+    times = to_json({"created_at": _stamp_text(row[O_CREATED_AT]), "updated_at": _stamp_text(row[O_UPDATED_AT])})
+    return times[:-1] + b"," + row[O_DOC][1:]  # (never `{}`: an orchestration has its ids and prompt)
 
 
 def load_orchestration(row: OrchestrationRow) -> Orchestration:
     """A new `Orchestration` from its row (about 10 µs for one iteration); a `StoreError` when it cannot be read."""
-    return read_orchestration(stored_document(row))
+    return read_orchestration(stored_json(row))
 
 
 _THREAD_FIELDS: Final = tuple(Thread.model_fields)
