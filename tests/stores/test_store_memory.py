@@ -1,16 +1,11 @@
-"""MemoryStore specifics: its URL, what it copies, what it leaves for the garbage collector, and what it writes."""
+"""MemoryStore specifics: its URL, what it copies, and what it leaves for the garbage collector."""
 
 from __future__ import annotations
 
 import gc
-import sys
-from datetime import UTC, datetime, timedelta, timezone
-from types import FrameType
 
 import pytest
 
-from orchestratex import Orchestrator
-from orchestratex._timestamps import timestamp_text
 from orchestratex.events import ModelSelected, OrchestrationCompleted
 from orchestratex.exceptions import ConfigurationError
 from orchestratex.records import (
@@ -25,8 +20,6 @@ from orchestratex.records import (
 )
 from orchestratex.stores import MemoryStore, store_from_url
 from orchestratex.usage import Usage
-
-from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
 
 
 def test_from_url() -> None:
@@ -189,75 +182,3 @@ async def test_expired_counters_are_swept() -> None:
     for i in range(12_000):  # live counters: sweeps become rarer instead of running on every new key
         await store.incr(f"live{i}")
     assert store._sweep_at > 12_000 and await store.incr("live0") == 2
-
-
-class _Moment(datetime):
-    """A datetime of a subclass (freezegun's, pendulum's): kept as its text, since a subclass might change."""
-
-
-@pytest.mark.parametrize(
-    "moment",
-    [
-        datetime(2026, 1, 1, 9, 52, 58, tzinfo=UTC),  # no fraction: written with its six zeros all the same
-        datetime(2026, 1, 1, 9, 52, 58, 278000),  # naive: written without an offset
-        datetime(2026, 1, 1, 9, 52, 58, 5, tzinfo=timezone(timedelta(hours=9))),
-        _Moment(2026, 1, 1, 9, 52, 58, 1, tzinfo=UTC),
-    ],
-)
-async def test_times_kept_beside_the_json_are_read_back_as_written(moment: datetime) -> None:
-    """An orchestration's `created_at` and `updated_at` and an event's `timestamp` are kept beside their JSON and
-    written as they are read: the documents, listings and events read back are those committed, to the character."""
-    store = MemoryStore()
-    session = await store.create_session(Session(user_id="u"))
-    thread = await store.create_thread(Thread(session_id=session.id, user_id="u", original_prompt="p"))
-    o = Orchestration(
-        thread_id=thread.id, session_id=session.id, user_id="u", prompt="p", created_at=moment, updated_at=moment
-    )
-    await store.create_orchestration(o)
-    for got in (await store.get_orchestration(o.id), *await store.list_orchestrations(session_id=session.id)):
-        assert got.model_dump_json() == o.model_dump_json()
-        assert (got.created_at, got.updated_at) == (moment, moment)
-    event = ModelSelected(
-        orchestration_id=o.id,
-        thread_id=thread.id,
-        session_id=session.id,
-        model_name="m",
-        reasoning="r",
-        iteration=1,
-        timestamp=moment,
-    )
-    await store.commit(o, [event])  # (which stamps the orchestration's `updated_at`)
-    assert (await store.get_orchestration(o.id)).model_dump_json() == o.model_dump_json()
-    (stored,) = await store.list_events(session.id)
-    assert stored.model_dump_json() == event.model_dump_json() and stored.timestamp == moment
-
-
-async def test_a_run_writes_no_time_as_text() -> None:
-    """A run's commits keep its orchestration's and its events' times beside their JSON, as `datetime`s: each time
-    written as text (by a Python function pydantic's serializer calls, ~17,000 instructions) was 11 of a judged
-    single-iteration run's calls, about 6 % of its instructions. They are written when the run is read."""
-    orch = Orchestrator(
-        providers=[scripted(answer_attempt, score_of_answer({1: 9.0}))],
-        catalog=catalog("a", "b"),
-        store=MemoryStore(),
-        retry=NO_WAIT,
-        max_iterations=1,
-    )
-    written: list[datetime] = []
-
-    def profile(frame: FrameType, event: str, arg: object) -> None:
-        if event == "call" and frame.f_code is timestamp_text.__code__:
-            written.append(frame.f_locals["moment"])
-
-    async with orch:
-        previous = sys.getprofile()
-        sys.setprofile(profile)
-        try:
-            result = await orch.run("Write a haiku")
-        finally:
-            sys.setprofile(previous)
-        assert result.status == "completed" and written == []
-        stored = await orch.store.get_orchestration(result.orchestration.id)
-        assert stored.model_dump_json() == result.orchestration.model_dump_json()
-        events = await orch.store.list_events(result.orchestration.session_id)
-        assert [e.model_dump_json() for e in events] == [e.model_dump_json() for e in result.events]

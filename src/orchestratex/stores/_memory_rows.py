@@ -7,24 +7,18 @@ orchestration. Bytes, strings, numbers and datetimes are not tracked, and CPytho
 plain `tuple` that holds only such values at the first collection it survives
 (`gc.is_tracked(row)` is then False). So:
 
-- an orchestration is an `OrchestrationRow`: its JSON without its two times, the times beside it (see
-  `stored_json`), and the fields that listings, limits and analytics read without decoding it;
-- an event is its JSON, kept in an `EventStream` beside its ids and its time (not repeated in its JSON);
+- an orchestration is an `OrchestrationRow`: its JSON (`Orchestration.model_validate_json` reads it
+  back) and the fields that listings, limits and analytics read without decoding it;
+- an event is its JSON, kept in an `EventStream` beside its ids (not repeated in its JSON);
 - a thread or a call record (atomic fields only) is the tuple of its field values, in field order;
 - a session or an API key, few and changing, is kept as an object, copied in and out (`snapshot`).
 
-Serialising is also the copy that isolates the store from its callers: nothing stored is shared (the times kept
-beside the JSON are `datetime`s, which cannot change).
-
-A time is written in JSON by a Python function (`timestamp_text`, always six digits of microseconds), which
-pydantic's serializer calls for each one: about 17,000 instructions of the 25,000 an event's JSON took, and 2 of the
-11 a run's commits wrote. They are written as a document or event is read instead, which the hot path does not do.
+Serialising is also the copy that isolates the store from its callers: nothing stored is shared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from itertools import islice
 from operator import attrgetter
 from typing import Any, Final, TypeAlias, TypeVar
@@ -33,7 +27,6 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from .._ids import epoch_seconds
-from .._timestamps import timestamp_text
 from ..events import EVENT_ADAPTER, Event
 from ..records import CallRecord, Orchestration, Thread
 from ._unreadable import read_orchestration
@@ -50,7 +43,6 @@ __all__ = [
     "C_SCORE",
     "O_COST",
     "O_CREATED",
-    "O_CREATED_AT",
     "O_DOC",
     "O_DOMAIN",
     "O_ITERATIONS",
@@ -59,7 +51,6 @@ __all__ = [
     "O_SESSION",
     "O_STATUS",
     "O_THREAD",
-    "O_UPDATED_AT",
     "O_USER",
     "THREAD_CREATED",
     "THREAD_USER",
@@ -71,7 +62,6 @@ __all__ = [
     "load_thread",
     "orchestration_row",
     "snapshot",
-    "stored_json",
     "thread_row",
 ]
 
@@ -80,15 +70,9 @@ _new = object.__new__
 _setattr = object.__setattr__
 
 Row: TypeAlias = tuple[Any, ...]
-Stamp: TypeAlias = "datetime | str"
-"""A time kept beside a JSON document: the `datetime` itself (immutable, so not copied), or the text of one of a
-subclass (which might not be)."""
-OrchestrationRow: TypeAlias = tuple[
-    bytes, str, str, str, float, str, str, "float | None", int, float, float, Stamp, Stamp
-]
-"""(JSON without `created_at` and `updated_at`, user_id, session_id, thread_id, created_at timestamp, status, domain
-or `general`, final_score, number of iterations, total_cost, overage_cost, created_at, updated_at), at the positions
-`O_DOC` … `O_UPDATED_AT`."""
+OrchestrationRow: TypeAlias = tuple[bytes, str, str, str, float, str, str, "float | None", int, float, float]
+"""(JSON, user_id, session_id, thread_id, created_at timestamp, status, domain or `general`, final_score,
+number of iterations, total_cost, overage_cost), at the positions `O_DOC` … `O_OVERAGE`."""
 
 
 O_DOC: Final = 0
@@ -102,24 +86,13 @@ O_SCORE: Final = 7
 O_ITERATIONS: Final = 8
 O_COST: Final = 9
 O_OVERAGE: Final = 10
-O_CREATED_AT: Final = 11
-O_UPDATED_AT: Final = 12
-
-_TIMES: Final = {"created_at", "updated_at"}
-"""An orchestration's fields kept beside its JSON (`O_CREATED_AT`, `O_UPDATED_AT`)."""
-
-
-def _stamp_text(stamp: Stamp) -> str:
-    return stamp if isinstance(stamp, str) else timestamp_text(stamp)
 
 
 def orchestration_row(orchestration: Orchestration) -> OrchestrationRow:
-    """`orchestration` as a row: its JSON but its times (about 5 µs for one iteration), the fields queries read and its
-    times."""
+    """`orchestration` as a row: its JSON (about 5 µs for one iteration) and the fields queries read."""
     o = orchestration
-    created, updated = o.created_at, o.updated_at
     return (
-        o.__pydantic_serializer__.to_json(o, exclude=_TIMES),  # `model_dump_json` as bytes, without the decode to str
+        o.__pydantic_serializer__.to_json(o),  # `model_dump_json` as bytes, without the decode to str
         o.user_id,
         o.session_id,
         o.thread_id,
@@ -130,20 +103,12 @@ def orchestration_row(orchestration: Orchestration) -> OrchestrationRow:
         len(o.iterations),
         o.total_cost,
         o.overage_cost,
-        created if type(created) is datetime else timestamp_text(created),
-        updated if type(updated) is datetime else timestamp_text(updated),
     )
-
-
-def stored_json(row: OrchestrationRow) -> bytes:
-    """The JSON of the orchestration of `row`, its times included (as `model_dump_json` writes them; first here)."""
-    times = to_json({"created_at": _stamp_text(row[O_CREATED_AT]), "updated_at": _stamp_text(row[O_UPDATED_AT])})
-    return times[:-1] + b"," + row[O_DOC][1:]  # (never `{}`: an orchestration has its ids and prompt)
 
 
 def load_orchestration(row: OrchestrationRow) -> Orchestration:
     """A new `Orchestration` from its row (about 10 µs for one iteration); a `StoreError` when it cannot be read."""
-    return read_orchestration(stored_json(row))
+    return read_orchestration(row[O_DOC])
 
 
 _THREAD_FIELDS: Final = tuple(Thread.model_fields)
@@ -175,23 +140,20 @@ C_SCORE: Final = _CALL_FIELDS.index("score")
 C_ERROR: Final = _CALL_FIELDS.index("error")
 
 
-_BESIDE: Final = {"orchestration_id", "thread_id", "session_id", "timestamp"}
-"""An event's fields kept beside its JSON."""
+_IDS: Final = {"orchestration_id", "thread_id", "session_id"}
 
 
 class EventStream:
-    """A session's events in `seq` order: each one's JSON without its three ids and its time, which are kept beside it
-    (the ids are strings shared with the orchestration: about 120 bytes less per event than in its JSON; the time is
-    written as the event is read)."""
+    """A session's events in `seq` order: each one's JSON without its three ids, which are kept beside it (they
+    are strings shared with the orchestration: about 120 bytes less per event than in its JSON)."""
 
-    __slots__ = ("docs", "orchestration_ids", "session_ids", "thread_ids", "timestamps")
+    __slots__ = ("docs", "orchestration_ids", "session_ids", "thread_ids")
 
     def __init__(self) -> None:
         self.docs: list[bytes] = []
         self.orchestration_ids: list[str] = []
         self.thread_ids: list[str] = []
         self.session_ids: list[str] = []
-        self.timestamps: list[Stamp] = []
 
     def extend(self, events: Iterable[Event]) -> None:
         """Number `events` after those stored (their `seq`, set in place: 1, 2, 3, … in the session) and store them."""
@@ -199,12 +161,10 @@ class EventStream:
         for event in events:
             seq += 1
             event.seq = seq
-            self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_BESIDE))
+            self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_IDS))
             self.orchestration_ids.append(event.orchestration_id)
             self.thread_ids.append(event.thread_id)
             self.session_ids.append(event.session_id)
-            stamp = event.timestamp
-            self.timestamps.append(stamp if type(stamp) is datetime else timestamp_text(stamp))
 
     def page(self, since: int, limit: int, orchestration_id: str | None) -> list[Event]:
         """New events with `seq > since`, at most `limit`, of `orchestration_id` only when given."""
@@ -221,7 +181,6 @@ class EventStream:
                 "orchestration_id": self.orchestration_ids[i],
                 "thread_id": self.thread_ids[i],
                 "session_id": self.session_ids[i],
-                "timestamp": _stamp_text(self.timestamps[i]),
             }
         )
         doc = self.docs[i]

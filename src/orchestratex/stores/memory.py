@@ -28,6 +28,7 @@ from ._base import RoutingOutcome, RoutingStat, Started, check_session_transitio
 from ._memory_analytics import MemoryAnalytics
 from ._memory_rows import (
     O_CREATED,
+    O_DOC,
     O_SESSION,
     O_USER,
     THREAD_CREATED,
@@ -39,7 +40,6 @@ from ._memory_rows import (
     load_thread,
     orchestration_row,
     snapshot,
-    stored_json,
     thread_row,
 )
 from ._memory_server import MemoryServerTables
@@ -215,7 +215,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
         found = (self._orchestrations[i] for i in ids)
         if session_id is not None and thread_id is not None:
             found = (row for row in found if row[O_SESSION] == session_id)
-        return listed_orchestrations(stored_json(row) for row in _page(found, limit, offset, _orchestration_created))
+        return listed_orchestrations(row[O_DOC] for row in _page(found, limit, offset, _orchestration_created))
 
     async def count_active_orchestrations(self, user_id: str) -> int:
         orchestrations = self._orchestrations
