@@ -63,7 +63,7 @@ async def test_a_running_orchestration_holds_no_thread_once_it_is_stored() -> No
 
     def answer(request: GenerationRequest) -> str:
         gc.collect()
-        seen.append(sum(isinstance(o, Thread) and o.original_prompt == "Hello there" for o in gc.get_objects()))
+        seen.append(sum(issubclass(type(o), Thread) and o.original_prompt == "Hello there" for o in gc.get_objects()))
         return '{"score": 9, "feedback": "fine"}' if request.purpose == "judge" else "an answer"
 
     orch = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=MemoryStore())
