@@ -148,7 +148,8 @@ def test_the_same_start_sent_at_once_to_two_servers_on_one_file_stores_one_orche
         body = {"thread_id": thread["_id"], "settings": {"max_iterations": 2}}
         for attempt in range(3):
             answers = _at_once([clients[i % 2] for i in range(6)], body, f"at-once-{attempt}")
-            assert [r.status_code for r in answers] == [202] * 6, [r.text for r in answers]
+            said = [line for s in (one, two) for line in s.log().splitlines() if "answered 5" in line]
+            assert [r.status_code for r in answers] == [202] * 6, ([r.text for r in answers], said)
             assert len({r.json()["_id"] for r in answers}) == 1
             assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in answers) == 5
         analytics = clients[1].get(f"/api/analytics/session/{session['_id']}").json()

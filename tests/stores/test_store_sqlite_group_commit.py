@@ -189,6 +189,43 @@ async def test_writes_wait_in_the_worker_while_another_connection_holds_the_lock
         assert len(await store.list_events(session.id)) == 7
 
 
+async def test_writes_left_by_a_neighbours_failure_wait_for_a_lock_taken_meanwhile(tmp_path: Path) -> None:
+    """After a write of the loop's batch failed, its transaction is rolled back and the others run again in another;
+    another process that took the write lock in between made them fail at once, busy ("nothing was written", a 503
+    for two servers sharing a file that were sent the same `Idempotency-Key` at once). They now wait for it in the
+    worker, as writes that found it taken at first do."""
+    path = tmp_path / "group.db"
+    async with SQLiteStore(path, busy_timeout=5.0) as store:
+        session, runs = await _runs(store, 4)
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        begun: list[str] = []
+
+        def take_the_lock_before_the_second_transaction(sql: str) -> BaseException | None:
+            if sql.startswith("BEGIN"):
+                begun.append(sql)
+                if len(begun) == 2:  # (the first was rolled back: the lock is free until this one takes it)
+                    holder.execute("BEGIN IMMEDIATE")
+                    asyncio.get_running_loop().call_later(0.3, holder.execute, "COMMIT")
+            return None
+
+        FaultyConnection.install(store, take_the_lock_before_the_second_transaction)
+        try:
+            outcomes = await asyncio.gather(
+                *(store.commit(o, [_selected(o)], spent=0.5) for o in runs[:2]),
+                store.create_session(session),  # exists: Conflict
+                *(store.commit(o, [_selected(o)], spent=0.5) for o in runs[2:]),
+                return_exceptions=True,
+            )
+        finally:
+            holder.close()
+        assert isinstance(outcomes[2], Conflict)
+        assert [type(x).__name__ for i, x in enumerate(outcomes) if i != 2] == ["list"] * 4, outcomes
+        assert len(begun) >= 2
+        stored = await store.list_events(session.id)
+        assert [e.orchestration_id for e in stored] == [o.id for o in runs]
+        assert (await store.get_session(session.id)).total_cost == 2.0
+
+
 def test_a_write_whose_loop_ended_while_it_waited_for_the_lock_does_not_hang_close(tmp_path: Path) -> None:
     # `asyncio.run(asyncio.wait_for(store.create_session(...), 1))` while another process held the write lock: the
     # write went to the worker thread, the loop timed out and closed, and the worker could not hand the result back.

@@ -5,70 +5,31 @@ request on, that header taken out."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from .conftest import Console, Watched
+from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
 _PROTOCOL_HEADER = re.compile(rb"\r\nSec-WebSocket-Protocol:[^\r\n]*", re.IGNORECASE)
 
 
-@dataclass
-class HeaderDroppingProxy:
-    """Listens on 127.0.0.1 and forwards each connection to `port`, with every `Sec-WebSocket-Protocol` request
-    header taken out (as some proxies and gateways do to headers they do not know)."""
+class HeaderDroppingProxy(TcpProxy):
+    """Takes every `Sec-WebSocket-Protocol` request header out (as some proxies and gateways do to headers they do
+    not know)."""
 
-    port: int
-    listener: socket.socket = field(default_factory=socket.socket)
-    dropped: int = 0
-    sockets: list[socket.socket] = field(default_factory=list)
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.dropped = 0
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def start(self) -> None:
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:  # (closed: the test is over)
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.port))
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket, requests: bool) -> None:
-        try:
-            while data := source.recv(65536):
-                if requests:
-                    data, n = _PROTOCOL_HEADER.subn(b"", data)
-                    self.dropped += n
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, target):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.listener.close()
-        for end in self.sockets:
-            end.close()
+    def forward(self, data: bytes, number: int, *, request: bool) -> bytes:
+        if request:
+            data, n = _PROTOCOL_HEADER.subn(b"", data)
+            self.dropped += n
+        return data
 
 
 @pytest.fixture

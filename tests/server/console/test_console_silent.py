@@ -4,10 +4,7 @@ that forgot them), which closes nothing, while new connections pass."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +13,20 @@ import pytest
 
 from ..server_process import ServerProcess, create_key
 from .conftest import SERVER_ENV, Console, Watched
+from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class SilencingProxy:
-    """Forwards each connection to `port`; `silence()` makes every connection open so far (and, if asked, every one
-    opened later) drop what it carries, both ways, without closing it."""
+class SilencingProxy(TcpProxy):
+    """`silence()` makes every connection open so far (and, if asked, every one opened later) drop what it carries,
+    both ways, without closing it."""
 
-    port: int
-    listener: socket.socket = field(default_factory=socket.socket)
-    sockets: list[socket.socket] = field(default_factory=list)
-    opened: int = 0
-    silenced_below: int = 0
+    pass_closes = False
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def start(self) -> None:
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        threading.Thread(target=self._accept, daemon=True).start()
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.silenced_below = 0
 
     def silence(self, *, new_ones_too: bool = False) -> None:
         """Every connection open so far drops what it carries; with `new_ones_too`, every one opened from now on too."""
@@ -48,35 +36,8 @@ class SilencingProxy:
         """The connections opened from now on pass what they carry (those silenced so far stay silent)."""
         self.silenced_below = self.opened
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:  # (closed: the test is over)
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.port))
-            except OSError:  # (the server has stopped: the test is over)
-                client.close()
-                continue
-            self.sockets += [client, upstream]
-            number = self.opened
-            self.opened += 1
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, target, number), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket, number: int) -> None:
-        try:
-            while data := source.recv(65536):
-                if number >= self.silenced_below:
-                    target.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.listener.close()
-        for end in self.sockets:
-            end.close()
+    def forward(self, data: bytes, number: int, *, request: bool) -> bytes:
+        return data if number >= self.silenced_below else b""
 
 
 def record_states(page: Any) -> None:

@@ -155,17 +155,23 @@ class Worker:
 
 
 class Busy(Exception):
-    """`transact(..., busy_ok=False)` found the write lock taken: nothing of the group was run."""
+    """`transact(..., wait=False)` found the write lock taken: the jobs of `rest` were not run (the whole group, or
+    those a failed transaction left to run again); the others have their result."""
+
+    def __init__(self, rest: list[_Job]) -> None:
+        super().__init__()
+        self.rest = rest
 
 
 def transact(conn: sqlite3.Connection, group: list[_Job], *, wait: bool = True) -> None:
     """Run `group`'s jobs on `conn` in as few transactions as possible, setting each job's `result` or `error`: the
     first without savepoints, those after a failure each job under its own savepoint when it has neighbours. With
-    `wait=False`, raise `Busy` (having run nothing) when the first transaction cannot take the write lock at once,
-    instead of failing the jobs."""
+    `wait=False`, raise `Busy` with the jobs not run when a transaction cannot take the write lock at once, instead
+    of failing them: the first, or one that runs again those a neighbour's failure rolled back (another process may
+    take the lock in between)."""
     first = True
     while group:
-        group = _one_transaction(conn, group, busy=None if wait or not first else Busy, guarded=not first)
+        group = _one_transaction(conn, group, busy=None if wait else Busy, guarded=not first)
         first = False
 
 
@@ -179,7 +185,7 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
         cur.execute("BEGIN IMMEDIATE")
     except BaseException as exc:  # the write lock was not had: nothing is written
         if busy is not None and isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-            raise busy from exc
+            raise busy(group) from exc
         for job in group:
             job.error = exc
         return []
@@ -387,15 +393,20 @@ class LoopWriter:
         earlier batches are still there)."""
         if not self._handed and self._lock.acquire(blocking=False):  # (not: another thread's loop is writing)
             try:
-                self._transact(batch, wait=False)
-            except Busy:  # another process holds the write lock: the worker waits for it
-                pass
-            else:
-                if self._shared:  # (a job of another thread's loop may have joined the batch)
-                    Worker._hand_back(batch)
-                else:
-                    _deliver(batch)
-                return
+                rest: list[_Job] = []
+                try:
+                    self._transact(batch, wait=False)
+                except Busy as busy:  # another process holds the write lock: the worker waits for it
+                    rest = busy.rest
+                left = {id(job) for job in rest}
+                if ran := [job for job in batch if id(job) not in left]:  # (before a failure, and their commit)
+                    if self._shared:  # (a job of another thread's loop may have joined the batch)
+                        Worker._hand_back(ran)
+                    else:
+                        _deliver(ran)
+                if not rest:
+                    return
+                batch = rest
             finally:
                 self._lock.release()
         self._hand_off(batch)
