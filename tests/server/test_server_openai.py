@@ -335,6 +335,11 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
         ({"logprobs": True}, "logprobs", "unsupported_parameter"),
         ({"top_logprobs": 3}, "top_logprobs", "unsupported_parameter"),  # (was blamed on `logprobs`, not sent)
+        ({"top_logprobs": 21}, "top_logprobs", "invalid_value"),  # (OpenAI's range is 0 to 20)
+        ({"top_logprobs": -1}, "top_logprobs", "invalid_value"),
+        ({"response_format": {}}, "response_format.type", "invalid_value"),  # (was taken as text)
+        ({"seed": 2**64}, "seed", "invalid_value"),  # (OpenAI's seed is a 64-bit integer)
+        ({"seed": -(2**63) - 1}, "seed", "invalid_value"),
         ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "unsupported_parameter"),
         ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
         ({"web_search_options": {}}, "web_search_options", "unsupported_parameter"),

@@ -96,7 +96,7 @@ class ChatRequest(BaseModel):
     top_p: Number | None = Field(default=None, ge=0, le=1)
     presence_penalty: Number | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: Number | None = Field(default=None, ge=-2, le=2)
-    seed: Integer | None = None
+    seed: Integer | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     """Sampling parameters: checked as OpenAI checks them, then not acted on (each model samples as its provider
     does by default)."""
     max_tokens: Integer | None = Field(default=None, ge=1)
@@ -109,7 +109,7 @@ class ChatRequest(BaseModel):
     function_call: Any = None
     response_format: dict[str, Any] | None = None
     logprobs: Flag | None = None
-    top_logprobs: Integer | None = None
+    top_logprobs: Integer | None = Field(default=None, ge=0, le=20)
     modalities: list[str] | None = None
     audio: Any = None
     web_search_options: Any = None
@@ -301,6 +301,23 @@ def _one_output_cap(request: ChatRequest) -> None:
         )
 
 
+def _check_response_format(given: dict[str, Any] | None) -> None:
+    """400 for a `response_format` other than text, or without a `type` (`{}`: OpenAI refuses it)."""
+    if given is None:
+        return
+    if "type" not in given:
+        raise OpenAIError(
+            400,
+            'response_format needs a type: {"type": "text"} (the only one supported)',
+            param="response_format.type",
+            code="invalid_value",
+        )
+    fmt = given["type"]
+    if fmt != "text":
+        said = quoted(fmt) if isinstance(fmt, str) else shown_name(repr(fmt))  # (a type of any length, cut)
+        raise _refuse("response_format", f"response_format {said} is not supported: only text answers are")
+
+
 def _check_supported(request: ChatRequest) -> None:
     if request.n is not None and request.n != 1:
         raise _refuse("n", "n must be 1: an orchestration gives one answer (its best one)")
@@ -317,10 +334,7 @@ def _check_supported(request: ChatRequest) -> None:
     for param, value in (("tool_choice", request.tool_choice), ("function_call", request.function_call)):
         if value not in (None, "none", "auto"):
             raise _refuse(param, f"{param} is not supported: OrchestrateX orchestrates text answers (no tool calls)")
-    fmt = (request.response_format or {}).get("type", "text")
-    if fmt != "text":
-        said = quoted(fmt) if isinstance(fmt, str) else shown_name(repr(fmt))  # (a type of any length, cut)
-        raise _refuse("response_format", f"response_format {said} is not supported: only text answers are")
+    _check_response_format(request.response_format)
     if request.logprobs or request.top_logprobs:
         param = "logprobs" if request.logprobs else "top_logprobs"
         raise _refuse(param, f"{param} are not supported: the answer is chosen by judges, not sampled once")
