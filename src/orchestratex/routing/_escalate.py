@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._dollars import estimate
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
 from ._base import Task
@@ -60,6 +61,6 @@ def escalate(
     names = " → ".join(pairs[i][0].name for i in best.order)
     # (the run's names of the rejected models, in the order they failed: the table's were not the run's, "after c")
     after = f" after {', '.join(task.failed_models)} scored below the threshold" if failed else ""
-    how = f"plans {names}{after} (P(accepted right answer) {best.success:.2f} at ~${best.cost:.5f})"
+    how = f"plans {names}{after} (P(accepted right answer) {best.success:.2f} at ~${estimate(best.cost)})"
     _, right = beliefs(frozenset())
     return router._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], np.asarray(best.values))

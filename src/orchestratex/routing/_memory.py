@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .._dollars import estimate
 from ..catalog import ModelProfile
 from ._base import LearningRouter, RoutingFeedback, Task, persisting
 from ._cascade import Plan, plan
@@ -350,4 +351,4 @@ def plan_reasoning(task: Task, candidates: Sequence[ModelProfile], best: Plan) -
     """One sentence on the plan: the order, what was rejected, its chance and expected spend."""
     names = " → ".join(candidates[i].name for i in best.order)
     after = f" after {', '.join(task.failed_models)} scored below the threshold" if task.failed_models else ""
-    return f"plans {names}{after} (P(accepted) {best.success:.2f} at ~${best.cost:.5f})"
+    return f"plans {names}{after} (P(accepted) {best.success:.2f} at ~${estimate(best.cost)})"

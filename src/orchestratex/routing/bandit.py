@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._dollars import estimate
 from .._misspelt import refuse_misspelt
 from ..catalog import ModelProfile
 from ..exceptions import UserError
@@ -197,11 +198,11 @@ class BayesianRouter(EscalatingRouter):
         utility, mean, n, cost, best, _ = rows[0]
         basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
         reasoning = (
-            f"{best.name}: best value for {task.domain} — expected score {mean:.1f}/10 ({basis}) at ~${cost:.4f}"
+            f"{best.name}: best value for {task.domain} — expected score {mean:.1f}/10 ({basis}) at ~${estimate(cost)}"
         )
         if len(rows) > 1:
             _, mean2, _, cost2, second, _ = rows[1]
-            reasoning += f"; runner-up {second.name} ({mean2:.1f}/10, ~${cost2:.4f})"
+            reasoning += f"; runner-up {second.name} ({mean2:.1f}/10, ~${estimate(cost2)})"
         return RoutingDecision(
             model_name=best.name,
             reasoning=reasoning + ".",
@@ -227,7 +228,7 @@ class BayesianRouter(EscalatingRouter):
             model_name=model.name,
             reasoning=(
                 f"{model.name}: {plan_reasoning(task, candidates, best)} for {task.domain} — "
-                f"expected score {mean:.1f}/10 ({basis}) at ~${costs[pick]:.4f}."
+                f"expected score {mean:.1f}/10 ({basis}) at ~${estimate(costs[pick])}."
             ),
             scores=planned_scores(candidates, best.values, 4),
             domain=task.domain,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._dollars import estimate
 from .._misspelt import refuse_misspelt
 from ..catalog import ModelProfile
 from ..exceptions import UserError
@@ -242,7 +243,8 @@ class ContextualRouter(EscalatingRouter):
         return RoutingDecision(
             model_name=best.name,
             reasoning=(
-                f"{best.name}: {how} for {task.domain} — expected score {mean * 10:.1f}/10 ({basis}) at ~${cost:.5f}."
+                f"{best.name}: {how} for {task.domain} — expected score {mean * 10:.1f}/10 ({basis})"
+                f" at ~${estimate(cost)}."
             ),
             scores={r[5].name: round(r[0], 6) for r in rows},
             domain=task.domain,
@@ -278,7 +280,7 @@ class ContextualRouter(EscalatingRouter):
             model_name=model.name,
             reasoning=(
                 f"{model.name}: {plan_reasoning(task, models, best)} for {task.domain} — "
-                f"expected score {mean * 10:.1f}/10 ({basis}) at ~${cost:.5f}."
+                f"expected score {mean * 10:.1f}/10 ({basis}) at ~${estimate(cost)}."
             ),
             scores=planned_scores(models, best.values, 6),
             domain=task.domain,

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from .._dollars import estimate
 from .._misspelt import refuse_misspelt
 from ..catalog import ModelProfile
 from ..domains import DOMAINS
@@ -493,7 +494,7 @@ class FittedRouter(Router):
         return RoutingDecision(
             model_name=chosen.name,
             reasoning=(
-                f"{chosen.name}: {how} for {task.domain} — expected quality {q:.2f} at ~${c:.5f}"
+                f"{chosen.name}: {how} for {task.domain} — expected quality {q:.2f} at ~${estimate(c)}"
                 f" (fitted on {len(self._domains)} domain{'s' if len(self._domains) != 1 else ''}"
                 f"{', MiniLM features' if self.text and self.features == 'minilm' else ''})."
             ),
