@@ -20,6 +20,7 @@ from orchestratex import (
     ModelCatalog,
     ModelProfile,
 )
+from orchestratex.evaluation._base import RunJudgeCall
 from orchestratex.exceptions import BudgetExceeded, EvaluationError, ProviderTimeout, UserError
 
 CATALOG = ModelCatalog(
@@ -167,19 +168,42 @@ async def test_a_request_built_for_a_smaller_cap_or_another_rubric_is_not_sent()
     assert sent[-1].messages[0].content == "Score it."
 
 
-class CappingCall:
-    """A judge call that says the cap it would give each judge's request (as the orchestrator's does)."""
+class CappingCall(RunJudgeCall):
+    """A judge call that says the cap it would give each judge's request (as the orchestrator's does), and records
+    the verdicts it is told could not be read."""
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
+    def __init__(self, cap: int, verdict: str = json.dumps({"score": 8, "feedback": "ok"})) -> None:
+        self.cap, self.verdict = cap, verdict
         self.requests: list[GenerationRequest] = []
+        self.unread: list[tuple[str, str]] = []
 
     def judge_cap(self, judge: ModelProfile) -> int:
         return self.cap
 
+    def unreadable(self, judge: ModelProfile, generation: Generation) -> str | None:
+        self.unread.append((judge.name, generation.text))
+        return " (set aside)"
+
     async def __call__(self, judge: ModelProfile, request: GenerationRequest) -> Generation:
         self.requests.append(request)
-        return Generation(text=json.dumps({"score": 8, "feedback": "ok"}))
+        return Generation(text=self.verdict)
+
+
+class DuckCappingCall:
+    """A call of its own with methods of the same names, not a `RunJudgeCall`: asked nothing."""
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+
+    def judge_cap(self, judge: ModelProfile) -> int:
+        raise AssertionError("asked its cap")
+
+    def unreadable(self, judge: ModelProfile, generation: Generation) -> str | None:
+        raise AssertionError("told of an unreadable verdict")
+
+    async def __call__(self, judge: ModelProfile, request: GenerationRequest) -> Generation:
+        self.requests.append(request)
+        return Generation(text="no verdict here")
 
 
 async def test_a_request_is_built_at_the_cap_the_call_says() -> None:
@@ -196,6 +220,23 @@ async def test_a_request_is_built_at_the_cap_the_call_says() -> None:
         assert sent.model_dump() == {**built.model_dump(), "max_output_tokens": expected}
         assert sent.model_fields_set == built.model_fields_set
         assert sent.messages[1] is built.messages[1]  # (one user message for the task and answer)
+
+
+async def test_a_run_call_is_told_of_a_verdict_it_could_not_read() -> None:
+    """`RunJudgeCall.unreadable` hears of each verdict that could not be read, and what it says ends the error."""
+    call = CappingCall(100, verdict="no verdict here")
+    with pytest.raises(EvaluationError, match=r"\(set aside\)"):
+        await LLMJudgeEvaluator().evaluate(task(call, ["anthropic:good"]), Generation(text="answer"))
+    assert call.unread == [("anthropic:good", "no verdict here")]
+
+
+async def test_a_call_that_is_no_run_call_is_asked_neither_its_cap_nor_told_of_an_unreadable_verdict() -> None:
+    call = DuckCappingCall()
+    with pytest.raises(EvaluationError, match="no judge produced a verdict") as raised:
+        await LLMJudgeEvaluator().evaluate(task(call, ["anthropic:good"]), Generation(text="answer"))
+    assert "set aside" not in str(raised.value)
+    [sent] = call.requests
+    assert sent.max_output_tokens == 512
 
 
 async def test_a_mock_call_is_sent_the_evaluators_request_and_asked_nothing_else() -> None:

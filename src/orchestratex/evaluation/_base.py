@@ -16,11 +16,34 @@ from ..exceptions import UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..records import Evaluation
 
-__all__ = ["EvaluationTask", "Evaluator", "JudgeCall"]
+__all__ = ["EvaluationTask", "Evaluator", "JudgeCall", "RunJudgeCall"]
 
 JudgeCall = Callable[[ModelProfile, GenerationRequest], Awaitable[Generation]]
 """Calls a judge model through the orchestrator: budget reserved, retries and circuit breaker applied,
 `Generation.cost` filled in."""
+
+
+class RunJudgeCall(ABC):
+    """The `JudgeCall` a run gives its evaluator (`EvaluationTask.call`), which also says the output cap it gives each
+    judge's request and hears of a verdict that could not be read. `LLMJudgeEvaluator` asks these of a call of this
+    class only: a call of your own (a function, a test's `AsyncMock`) is sent the requests as built and asked nothing
+    else."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def __call__(self, judge: ModelProfile, request: GenerationRequest) -> Awaitable[Generation]:
+        """Call `judge` with `request` (a `JudgeCall`)."""
+
+    @abstractmethod
+    def judge_cap(self, judge: ModelProfile) -> int:
+        """The output cap the call gives `judge`'s request (a longer one is cut to it on its way): the evaluator
+        builds the request at it rather than have it copied."""
+
+    @abstractmethod
+    def unreadable(self, judge: ModelProfile, generation: Generation) -> str | None:
+        """`judge` answered `generation`, whose verdict could not be read: what the verdict's error adds (the run
+        sets the judge aside), or None."""
 
 
 def _every_judge(judge: ModelProfile) -> bool:

@@ -17,7 +17,7 @@ from ..providers._base import TestSetupError
 from ..records import Evaluation, JudgeVerdict
 from ..routing._knobs import Knob, number, optional, whole
 from ..usage import add_costs
-from ._base import EvaluationTask, Evaluator
+from ._base import EvaluationTask, Evaluator, RunJudgeCall
 from ._parse import parse_verdict
 from .calibration import ScoreCalibration
 
@@ -252,11 +252,10 @@ class LLMJudgeEvaluator(Evaluator):
                 and system.content == self.rubric
             ):
                 return found
-        # (a method of the call's class: a mock's made-up attribute, or one set on an instance, is not asked)
-        if getattr(type(task.call), "judge_cap", None) is not None and (
-            type(self).build_request is LLMJudgeEvaluator.build_request
-        ):
-            said = task.call.judge_cap(judge)  # type: ignore[attr-defined]
+        # (a run's call only: a mock's made-up attribute, or one set on an instance, is not asked)
+        call = task.call
+        if isinstance(call, RunJudgeCall) and type(self).build_request is LLMJudgeEvaluator.build_request:
+            said = call.judge_cap(judge)
             request = self._capped_request(task, judge, answer, min(cap, said)) if type(said) is int else None
             if request is not None:
                 return request
@@ -304,10 +303,11 @@ class LLMJudgeEvaluator(Evaluator):
             score, feedback = parse_verdict(generation.text)
         except EvaluationError as exc:
             error = exc.message
-            # (a run sets aside a judge whose verdict it could not read; a method of the call's class: a mock's
-            # made-up attribute is not asked)
-            if getattr(type(task.call), "unreadable", None) is not None:
-                said = task.call.unreadable(judge, generation)  # type: ignore[attr-defined]
+            # (a run sets aside a judge whose verdict it could not read; a run's call only: a mock's made-up
+            # attribute is not asked)
+            call = task.call
+            if isinstance(call, RunJudgeCall):
+                said = call.unreadable(judge, generation)
                 if type(said) is str:
                     error += said
         return JudgeVerdict(

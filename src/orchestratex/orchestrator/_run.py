@@ -13,8 +13,8 @@ from .._dollars import dollars
 from .._seal import made, seal
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import EvaluationTask
+from ..evaluation._base import RunJudgeCall, checked_evaluation
 from ..evaluation._base import _builtin_evaluate as builtin_evaluate
-from ..evaluation._base import checked_evaluation
 from ..events import (
     EvaluationCompleted,
     Event,
@@ -767,11 +767,12 @@ def _score_calls(ledger: Ledger, evaluation: Evaluation) -> None:
         assign(record, score=scores.get(record.model_name))
 
 
-class _JudgeCall:
+class _JudgeCall(RunJudgeCall):
     """`EvaluationTask.call` for a run's judges: a judge's request capped at its learned cap, made through
     `Run._call` into the step's ledger. (One slotted object rather than a closure, whose cells and the cells of
     the frame defining it the run would hold while the judges answer.) `LLMJudgeEvaluator` reads `judge_cap` to
-    build its requests at that cap rather than have them copied here."""
+    build its requests at that cap rather than have them copied here, and tells `unreadable` of a verdict it could
+    not read."""
 
     __slots__ = ("author", "ledger", "run")
 
