@@ -307,3 +307,26 @@ def test_a_socks_proxy_aiohttp_cannot_use_is_refused_saying_what_to_do(
     said = str(raised.value)
     assert f"{variable}='socks5://user:***@127.0.0.1:1080'" in said and "secret" not in said, said
     assert "http_client=httpx2.AsyncClient()" in said, said
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:{port}", "127.0.0.0/8"])
+async def test_no_proxy_with_a_port_or_a_network_is_honoured_as_httpx_honours_it(
+    entry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The adapter hands aiohttp the environment's proxy unless `NO_PROXY` bypasses it, and matched `NO_PROXY` by host
+    name alone: `NO_PROXY=127.0.0.1:8080` (a gateway's port) or `10.0.0.0/8`, which httpx honours, sent the calls to
+    `ALL_PROXY`'s proxy all the same."""
+    for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    with _answering_with(502, "the proxy answered") as proxy, _answering_with(502, "the gateway answered") as url:
+        monkeypatch.setenv("ALL_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", entry.format(port=url.rpartition(":")[2]))
+        provider = GeminiProvider(api_key="AIza-test", base_url=url)
+        assert provider._client._api_client._use_aiohttp()  # (what this file is about)
+        try:
+            with pytest.raises(ProviderHTTPError) as raised:
+                await provider.generate(request())
+        finally:
+            await provider.aclose()
+    assert "the gateway answered" in raised.value.message, raised.value.message

@@ -259,29 +259,20 @@ def _through_a_proxy(url: str) -> str:
 
 def environment_proxy(url: str) -> tuple[str, str] | None:
     """The proxy the environment names for a request to `url`, as httpx reads it: `HTTPS_PROXY` (or `HTTP_PROXY`, by
-    the URL's scheme), else `ALL_PROXY`, unless `NO_PROXY` lists the host; as (the variable, the proxy's URL), or
+    the URL's scheme), else `ALL_PROXY`, unless `NO_PROXY` bypasses them for the URL as httpx matches its entries (a
+    port, an IP network, `*.example.com`: `orchestratex.providers._proxies`); as (the variable, the proxy's URL), or
     None."""
     import os
-    from urllib.parse import urlsplit
     from urllib.request import getproxies
 
-    parts = urlsplit(url)
+    from ._proxies import proxy_for
+
     proxies = getproxies()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or _bypassed((parts.hostname or "").lower(), proxies.get("no", "")):
+    scheme = proxy_for(url, proxies)
+    if scheme is None:
         return None
-    scheme = parts.scheme if proxies.get(parts.scheme) else "all"
     var = next((k for k, v in os.environ.items() if k.lower() == f"{scheme}_proxy" and v), f"{scheme.upper()}_PROXY")
-    return var, proxy
-
-
-def _bypassed(host: str, no_proxy: str) -> bool:
-    """Whether `NO_PROXY` (`no_proxy`) lists `host`: itself, a domain it is in (`example.com`, `.example.com`), or
-    `*`."""
-    for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
-        if entry == "*" or (entry and (host == entry or host.endswith(f".{entry}"))):
-            return True
-    return False
+    return var, proxies[scheme]
 
 
 _MID_BODY = "peer closed connection without sending complete message body"
