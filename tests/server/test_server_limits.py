@@ -28,14 +28,14 @@ def test_rate_limit_per_session_with_headers(make_api: Callable[..., Api]) -> No
     for i in range(5):
         r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
         assert r.status_code == 200
-        assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60'
+        assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60, "user";q=1000;w=60'
         assert re.fullmatch(rf'"session";r={4 - i};t=\d+', r.headers["RateLimit"])
     r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
     assert r.status_code == 429
     assert r.json()["status_code"] == 429
     assert "5 requests per 60 s" in r.json()["detail"]
     assert 1 <= int(r.headers["Retry-After"]) <= 60
-    assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60'
+    assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60, "user";q=1000;w=60'
     assert re.fullmatch(r'"session";r=0;t=\d+', r.headers["RateLimit"])
     for path in (f"/api/threads/session/{sid}", f"/api/analytics/session/{sid}"):
         assert api.client.get(path, headers=api.alice).status_code == 429
@@ -57,7 +57,7 @@ def test_a_counted_request_refused_after_it_was_counted_still_says_what_is_left(
     tid = api.thread(sid)["_id"]  # (1)
 
     def left(r: Any) -> int:
-        assert r.headers["RateLimit-Policy"] == '"session";q=20;w=60', (r.status_code, r.text)
+        assert r.headers["RateLimit-Policy"] == '"session";q=20;w=60, "user";q=1000;w=60', (r.status_code, r.text)
         found = re.fullmatch(r'"session";r=(\d+);t=\d+', r.headers["RateLimit"])
         assert found, r.headers["RateLimit"]
         return int(found.group(1))
@@ -80,6 +80,54 @@ def test_a_counted_request_refused_after_it_was_counted_still_says_what_is_left(
         with api.client.websocket_connect(f"/ws/{sid}?since=999", headers=api.alice):
             pass
     assert refused.value.status_code == 422 and left(refused.value) == 12  # (8) a handshake past the last event
+
+
+def test_the_headers_announce_the_users_limit_when_it_is_closer_than_the_sessions(
+    make_api: Callable[..., Api],
+) -> None:
+    """A user's requests to several sessions reach the user's limit before any session's: the `RateLimit` headers
+    described the session's limit alone (`"session";r=3` on the last answer before a 429 of the user's), so a client
+    pacing itself by them was refused without warning. They now name the limit closest to being reached, and
+    `RateLimit-Policy` declares both."""
+    api = make_api(user_rate_limit=9, rate_limit=5)
+    sessions = [api.session()["_id"] for _ in range(3)]  # the user's requests 1-3
+    seen: list[tuple[int, str]] = []
+    for n in range(4, 11):
+        r = api.client.get(f"/api/sessions/{sessions[n % 3]}", headers=api.alice)
+        assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60, "user";q=9;w=60'
+        found = re.fullmatch(r'("session"|"user");r=(\d+);t=(\d+)', r.headers["RateLimit"])
+        assert found, r.headers["RateLimit"]
+        assert 1 <= int(found.group(3)) <= 60
+        seen.append((r.status_code, f"{found.group(1)};r={found.group(2)}"))
+    # no session has more than 2 of its 5 requests: the user's limit becomes the closer one, announced as such
+    assert seen == [
+        (200, '"session";r=4'),  # (the user's r=5)
+        (200, '"session";r=4'),  # (a tie: the user's r=4)
+        (200, '"user";r=3'),
+        (200, '"user";r=2'),
+        (200, '"user";r=1'),
+        (200, '"user";r=0'),  # announced before the 429
+        (429, '"user";r=0'),
+    ]
+    assert "9 requests per 60 s for user alice" in r.json()["detail"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+
+
+def test_the_headers_announce_the_sessions_limit_while_it_is_the_closer_one(make_api: Callable[..., Api]) -> None:
+    api = make_api(user_rate_limit=9, rate_limit=3)
+    sid = api.session()["_id"]  # the user's request 1
+    said = [api.client.get(f"/api/sessions/{sid}", headers=api.alice).headers["RateLimit"] for _ in range(4)]
+    assert [h.split(";t=")[0] for h in said] == ['"session";r=2', '"session";r=1', '"session";r=0', '"session";r=0']
+
+
+def test_a_429_of_the_users_limit_on_a_route_naming_no_session_says_so_in_its_headers(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(user_rate_limit=2, rate_limit=100)
+    assert [api.client.get("/api/models/", headers=api.alice).status_code for _ in range(3)] == [200, 200, 429]
+    r = api.client.get("/api/models/", headers=api.alice)
+    assert r.headers["RateLimit-Policy"] == '"session";q=100;w=60, "user";q=2;w=60'
+    assert re.fullmatch(r'"user";r=0;t=\d+', r.headers["RateLimit"])
 
 
 def test_requests_refused_as_not_found_do_not_count(make_api: Callable[..., Api]) -> None:

@@ -55,11 +55,13 @@ __all__ = [
     "library_response",
     "note_limit",
     "note_rate",
+    "note_user_rate",
     "public_reason",
     "quoted",
     "rate_headers",
     "refused_by",
     "status_for",
+    "user_rate",
     "without_paths",
 ]
 
@@ -112,6 +114,7 @@ def forget_limit() -> None:
     """A new request is answered in this task: no limit has refused it yet (nor counted it: `note_rate`)."""
     _REFUSED_BY.set(None)
     _RATE.set(None)
+    _USER_RATE.set(None)
 
 
 _RATE: ContextVar[Mapping[str, str] | None] = ContextVar("orchestratex_rate", default=None)
@@ -122,6 +125,22 @@ def note_rate(headers: Mapping[str, str]) -> None:
     """Say that the request being answered was counted against a session's rate, with these `RateLimit` headers: an
     error answered after that (a 409, a 413, …) carries them too, as every answer of a counted request does."""
     _RATE.set(headers)
+
+
+_USER_RATE: ContextVar[tuple[int, int] | None] = ContextVar("orchestratex_user_rate", default=None)
+"""What is left of the user's request limit for the request being answered in this task, once it is counted against
+its user: (requests remaining, seconds until the window ends)."""
+
+
+def note_user_rate(remaining: int, reset: int) -> None:
+    """Say that the request being answered was counted against its user's limit, which has `remaining` requests left
+    for `reset` seconds: its `RateLimit` headers then name that limit when it is closer than its session's."""
+    _USER_RATE.set((remaining, reset))
+
+
+def user_rate() -> tuple[int, int] | None:
+    """What `note_user_rate` said of the request being answered, if anything."""
+    return _USER_RATE.get()
 
 
 def rate_headers(headers: Mapping[str, str] | None = None) -> dict[str, str] | None:

@@ -1,8 +1,10 @@
 """The spec's limits, counted in the store so they hold across server processes sharing it.
 
-- Rate: `rate_limit` requests per session per fixed window of `rate_window_s` seconds → 429 with
-  `Retry-After`, `RateLimit` and `RateLimit-Policy` (IETF draft structured-field syntax); and
-  `user_rate_limit` requests per user (every route) → 429 with `Retry-After`.
+- Rate: `rate_limit` requests per session per fixed window of `rate_window_s` seconds, and
+  `user_rate_limit` requests per user (every route) → 429 with `Retry-After`. Answers of requests counted
+  against a session carry `RateLimit-Policy` (both policies, `"session"` and `"user"`) and `RateLimit` (the
+  one of them closest to being reached), in the structured-field syntax of the IETF draft
+  (draft-ietf-httpapi-ratelimit-headers-08 and later); so does a 429 of either limit.
 - Concurrency: `max_concurrent` orchestrations `pending` or `running` per user → 429.
 - Size: bodies over `max_body_bytes` → 413, refused from `Content-Length` or while streaming, never
   read whole.
@@ -22,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..exceptions import StoreUnavailable
 from ..stores import Store
-from ._errors import ApiError, error_response, note_limit, note_rate
+from ._errors import ApiError, error_response, note_limit, note_rate, note_user_rate, user_rate
 from ._openai_shape import openai_error_object, under_v1
 from ._paths import route_path
 
@@ -61,16 +63,27 @@ class RateLimiter:
         self.user_sync_s = user_sync_s
         self._users: dict[str, list[Any]] = {}
         """Per user window: [count in the store when last synced, counted here since, last sync time, window]."""
-        self.policy = f'"session";q={limit};w={window_s}'
+        self.policy = f'"session";q={limit};w={window_s}' + (
+            "" if user_limit is None else f', "user";q={user_limit};w={window_s}'
+        )
+        """`RateLimit-Policy`: every limit a request naming a session counts against."""
         self._local: dict[str, list[float]] = {}
         self._degraded_until = 0.0
 
     async def hit(self, session_id: str, *, refuse: bool = True) -> dict[str, str]:
         """Count one request against `session_id`; raise 429 past the limit (unless not `refuse`: see `hit_stop`),
-        else return the `RateLimit` headers."""
+        else return the `RateLimit` headers.
+
+        `RateLimit` names the limit closest to being reached: the session's, or its user's when the request was
+        counted against that (`hit_user`, earlier in the same request) and it has fewer requests left — a client
+        pacing itself by the headers is then not refused by a limit they never announced."""
         count, reset = await self._count(f"ratelimit:{session_id}")
         remaining = max(0, self.limit - count)
-        headers = {"RateLimit-Policy": self.policy, "RateLimit": f'"session";r={remaining};t={reset}'}
+        current = f'"session";r={remaining};t={reset}'
+        user = user_rate()
+        if user is not None and user[0] < remaining:
+            current = f'"user";r={user[0]};t={user[1]}'
+        headers = {"RateLimit-Policy": self.policy, "RateLimit": current}
         note_rate(headers)  # (an error answered after this carries them too)
         if count > self.limit and refuse:
             headers["Retry-After"] = str(reset)
@@ -122,6 +135,7 @@ class RateLimiter:
             except BaseException:
                 entry[1] += pending  # counted next time
                 raise
+        note_user_rate(max(0, self.user_limit - entry[0] - entry[1]), reset)
         if refuse and entry[0] + entry[1] > self.user_limit:
             self._refuse_user(user_id, now, window)
 
@@ -141,7 +155,7 @@ class RateLimiter:
             429,
             f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
             f" retry in {reset} s",
-            {"Retry-After": str(reset)},
+            {"Retry-After": str(reset), "RateLimit-Policy": self.policy, "RateLimit": f'"user";r=0;t={reset}'},
             limit="user_rate",
         )
 
