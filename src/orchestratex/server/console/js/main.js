@@ -14,10 +14,16 @@ const SESSION = "orchestratex.console.session";
 /** The orchestration picked (or started) in the selected session, not one merely followed: a reload shows it again. */
 const RUN = "orchestratex.console.run";
 /**
- * How often the selected session is read again. Its status can change elsewhere (another tab, a script, the
+ * How often the selected session is read again at first. Its status can change elsewhere (another tab, a script, the
  * API) and no event says so: the WebSocket carries orchestration events only (docs/console.md).
  */
 const POLL_MS = 10000;
+/**
+ * The longest wait between two reads of a selected session in which nothing changes: each read that finds it as it was
+ * doubles the wait, up to this. Eight tabs open on one session read it every 10 s each, 96 requests a minute: the
+ * session's rate limit (100) was reached by idle tabs alone.
+ */
+const POLL_MAX_MS = 60000;
 const ENDED = new Set(["completed", "cancelled"]);
 
 const state = {
@@ -47,7 +53,14 @@ const state = {
   /** Changes of the stream's state so far (but for each retry's "connecting"): an answer about a refusal older than
    * the stream's last change is stale. */
   streamChanges: 0,
+  /** The next read of the selected session (`pollSession`). */
   poll: 0,
+  /** The wait before that read: `POLL_MS`, doubled by each read that finds the session as it was (`POLL_MAX_MS`). */
+  pollMs: POLL_MS,
+  /** What the last read of the session found (its document and how many threads): a read finding it alike is idle. */
+  pollSeen: null,
+  /** The `Retry-After` of the last read, refused (a rate limit): the next read waits at least as long. */
+  pollRetryMs: 0,
   refreshTimer: 0,
   /** The next try of `resume` (the key kept in the tab, refused for a moment). */
   resumeTimer: 0,
@@ -99,8 +112,6 @@ async function login(key, userId, { quiet } = {}) {
   byId("login-form").reset();
   if (!quiet) byId("sessions-title").focus();
   showSessions(sessions, sessionStorage.getItem(SESSION));
-  clearInterval(state.poll);
-  state.poll = setInterval(pollSession, POLL_MS);
 }
 
 /**
@@ -125,7 +136,7 @@ function resume(key, user) {
 }
 
 function logout(message) {
-  clearInterval(state.poll);
+  clearTimeout(state.poll);
   clearTimeout(state.refreshTimer);
   clearTimeout(state.verdictsTimer);
   clearTimeout(state.announceTimer);
@@ -276,6 +287,7 @@ function selectSession(sessionId) {
   byId("live-view").hidden = true;
   document.title = TITLE;
   drawRuns();
+  paceAgain();
   refreshSession();
   state.stream = new EventStream(state.api.key, sessionId, {
     onEvent,
@@ -371,6 +383,10 @@ async function refreshSession({ threads: withThreads = true } = {}) {
       return;
     }
     state.shownRead = read;
+    const seen = `${JSON.stringify(session)} ${state.threads.length}`;
+    state.pollMs = seen === state.pollSeen ? Math.min(state.pollMs * 2, POLL_MAX_MS) : POLL_MS; // (idle: less often)
+    state.pollSeen = seen;
+    state.pollRetryMs = 0;
     if (state.readFailed) byId("sessions-error").textContent = ""; // (fresh figures: that failure has passed)
     state.readFailed = false;
     state.sessionEnded = ENDED.has(session.status);
@@ -399,6 +415,8 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     state.shownRead = read;
     byId("sessions-error").textContent = err.message;
     state.readFailed = true;
+    // (a day's `Retry-After` of a proxy in between: a read in 10 minutes all the same)
+    state.pollRetryMs = err instanceof ApiError && err.retryAfter !== null ? Math.min(err.retryAfter, 600) * 1000 : 0;
   }
 }
 
@@ -430,11 +448,41 @@ function drawThreads() {
 /**
  * Read the selected session again while the page is seen, until it has ended (an end is final), with the threads made
  * since the last read (none, mostly: a thread made elsewhere with no run yet was listed only once the session was
- * picked again, as no event tells of a thread); not until the first read of its threads is done.
+ * picked again, as no event tells of a thread); not until the first read of its threads is done. The next read comes
+ * `state.pollMs` after this one's answer — 10 s, doubled by each read finding the session as it was, up to a minute —
+ * or after the refusal's `Retry-After` when that is longer: a rate limit was answered by the next read 10 s later, and
+ * each read refused still counted against the user. A page out of sight reads nothing (it reads at once when seen
+ * again, `seenAgain`).
  */
-function pollSession() {
+async function pollSession() {
+  clearTimeout(state.poll);
   if (!state.api || !state.sessionId || state.sessionEnded || document.visibilityState !== "visible") return;
-  refreshSession({ threads: state.threadsRead });
+  const sessionId = state.sessionId;
+  await refreshSession({ threads: state.threadsRead });
+  if (state.api && state.sessionId === sessionId) schedulePoll(Math.max(state.pollMs, state.pollRetryMs));
+}
+
+function schedulePoll(ms) {
+  clearTimeout(state.poll);
+  state.poll = setTimeout(pollSession, ms);
+}
+
+/** Read the selected session at the first pace again: it was just picked. */
+function paceAgain() {
+  state.pollMs = POLL_MS;
+  state.pollSeen = null; // (the next read is news)
+  schedulePoll(POLL_MS);
+}
+
+/** Back in sight (from another tab): read the session at once, then at the first pace; out of sight, read nothing. */
+function seenAgain() {
+  if (document.visibilityState !== "visible") {
+    clearTimeout(state.poll);
+    return;
+  }
+  state.pollMs = POLL_MS;
+  state.pollSeen = null; // (what this read finds is news: the next read comes at the first pace)
+  pollSession();
 }
 
 /** One refresh for a burst of ended runs (the stored events replayed on connect end many at once). */
@@ -908,7 +956,7 @@ function init() {
     }
   });
   byId("logout").addEventListener("click", logout);
-  document.addEventListener("visibilitychange", pollSession); // back from another tab: read it at once
+  document.addEventListener("visibilitychange", seenAgain); // back from another tab: read it at once
   document.addEventListener("visibilitychange", addNewerSessions);
   byId("session-list").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-session]");

@@ -1,0 +1,103 @@
+"""What an idle console asks of the server: a real headless Chromium against a real server process, the page's clock
+moved on past its reads. Eight tabs open on one session read it every 10 s each, 96 requests a minute: the session's
+rate limit (100 a minute) was reached by idle tabs alone, and a 429 was answered by the next read 10 s later."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Console, Watched
+from .test_console_browser import log_in, new_session
+
+pytestmark = pytest.mark.slow
+
+
+def _reads_of_threads(page: Any, session_id: str) -> list[str]:
+    """The page's reads of the session's threads from now on: its polls make one each, and nothing else the page does
+    while it is idle (a stream given up as silent, the page's clock run ahead, reads the session alone)."""
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if f"/api/threads/session/{session_id}" in r.url else None)
+    return reads
+
+
+def test_an_idle_console_reads_its_session_less_and_less_often(desktop: Watched, console: Console) -> None:
+    """Each read finding the session as it was doubles the wait before the next, up to a minute: ten idle minutes
+    make a dozen reads, not sixty; and a change made elsewhere is still shown within that minute."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()  # time runs as usual, and can be moved on past the next reads
+    log_in(page, console)
+    session_id = new_session(page)
+    status = page.locator("#session-facts dd").first
+    expect(status).to_have_text("active")
+    reads = _reads_of_threads(page, session_id)
+    for _ in range(60):  # ten minutes, 10 s at a time
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(150)  # (the read's answer, before the clock moves on)
+    assert 6 <= len(reads) <= 13, reads  # 10, 30, 70, 130 s, then every minute
+    r = httpx.patch(
+        f"{console.server.base_url}/api/sessions/{session_id}/status",
+        json={"status": "paused"},
+        headers={"Authorization": f"Bearer {console.key}"},
+    )
+    assert r.status_code == 200, r.text
+    page.clock.fast_forward(60_000)  # the slowest pace
+    expect(status).to_have_text("paused")
+    assert desktop.problems() == []
+
+
+def test_a_console_back_in_sight_reads_at_once_and_at_the_first_pace_again(desktop: Watched, console: Console) -> None:
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()
+    log_in(page, console)
+    session_id = new_session(page)
+    expect(page.locator("#session-facts dd").first).to_have_text("active")
+    for _ in range(18):  # three idle minutes: a read a minute by now
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(150)
+    reads = _reads_of_threads(page, session_id)
+    with page.expect_request(f"**/api/threads/session/{session_id}*"):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the user comes back to the tab
+    with page.expect_request(f"**/api/threads/session/{session_id}*"):
+        page.clock.fast_forward(10_000)
+    assert len(reads) == 2, reads
+
+
+def test_a_rate_limited_read_waits_for_its_retry_after(desktop: Watched, console: Console) -> None:
+    """A read of the session refused by a rate limit (`Retry-After: 55`) was followed by another 10 s later, and so on,
+    each refused and counted against the user; the next read now waits the 55 s."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()
+    log_in(page, console)
+    session_id = new_session(page)
+    expect(page.locator("#session-facts dd").first).to_have_text("active")
+    detail = f"rate limit reached: 100 requests per 60 s for session {session_id}; retry in 55 s"
+
+    def limited(route: Any) -> None:
+        body = json.dumps({"detail": detail, "status_code": 429})
+        route.fulfill(status=429, content_type="application/json", body=body, headers={"Retry-After": "55"})
+
+    page.route(f"**/api/sessions/{session_id}", limited)
+    error = page.locator("#sessions-error")
+    page.clock.fast_forward(10_000)  # the next read is refused
+    expect(error).to_have_text(detail)
+    page.wait_for_timeout(150)
+    reads = _reads_of_threads(page, session_id)
+    for _ in range(4):  # 40 s of the 55
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(150)
+    assert reads == []
+    page.unroute(f"**/api/sessions/{session_id}")
+    with page.expect_request(f"**/api/threads/session/{session_id}*"):
+        page.clock.fast_forward(20_000)  # past the 55 s
+    expect(error).to_have_text("")
+    assert [p for p in desktop.problems() if "429" not in p] == []
