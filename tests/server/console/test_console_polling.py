@@ -5,11 +5,13 @@ rate limit (100 a minute) was reached by idle tabs alone, and a 429 was answered
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from ..server_process import ServerProcess, create_key
 from .conftest import Console, Watched
 from .test_console_browser import log_in, new_session
 
@@ -101,3 +103,36 @@ def test_a_rate_limited_read_waits_for_its_retry_after(desktop: Watched, console
         page.clock.fast_forward(20_000)  # past the 55 s
     expect(error).to_have_text("")
     assert [p for p in desktop.problems() if "429" not in p] == []
+
+
+def test_a_stream_refused_by_a_rate_limit_is_not_tried_again_before_its_retry_after(
+    desktop: Watched, tmp_path: Path
+) -> None:
+    """A browser is told nothing of a refused handshake: a stream refused by the session's rate limit was tried again
+    within 10 s, over and over, each try refused and counted against the user. The read of the session that explains
+    the refusal is refused too, with a `Retry-After`; the stream now waits that long (10 minutes at most)."""
+    from playwright.sync_api import expect
+
+    url = f"sqlite:///{tmp_path / 'limited.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_RATE_LIMIT": "3", "ORCHESTRATEX_RATE_WINDOW_S": "86400"}  # (a window the test stays in)
+    with ServerProcess(url, tmp_path, env=env, name="limited") as server:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+            session_id = client.post("/api/sessions/", json={}).json()["_id"]
+            while client.get(f"/api/sessions/{session_id}").status_code != 429:  # the session's requests spent
+                pass
+        page = desktop.page
+        page.clock.install()
+        tries: list[str] = []
+        page.on("websocket", lambda ws: tries.append(ws.url))
+        log_in(page, Console(server, key))
+        expect(page.locator("#stream-error")).to_contain_text("The live stream cannot be opened: rate limit reached")
+        page.wait_for_timeout(1000)  # (a try already on its way when the refusal was read: refused, and read again)
+        before = len(tries)
+        assert before >= 1
+        for _ in range(6):  # a minute
+            page.clock.fast_forward(10_000)
+            page.wait_for_timeout(150)
+        assert len(tries) - before <= 1, tries  # (one more, at most: a try made as the clock moved on)
+    assert [p for p in desktop.problems() if "429" not in p and "WebSocket" not in p] == []

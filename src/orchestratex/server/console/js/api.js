@@ -169,7 +169,9 @@ export class EventStream {
     this.closed = false;
     this.retryMs = 500;
     this.socket = null;
+    /** The next try to open the stream, and when it is due (`Date.now()`): a refusal's `Retry-After` may put it off. */
     this.timer = null;
+    this.due = 0;
     /** How long the stream may say nothing (no event, no heartbeat) before it is taken for dead (`silent`). */
     this.silenceMs = 3 * HEARTBEAT_MS;
     this.watchdog = null;
@@ -189,7 +191,26 @@ export class EventStream {
     return ["orchestratex", `bearer.${this.key}`];
   }
 
+  /** Try to open the stream again in `ms`. */
+  again(ms) {
+    clearTimeout(this.timer);
+    this.due = Date.now() + ms;
+    this.timer = setTimeout(() => this.open(), ms);
+  }
+
+  /**
+   * Put the next try to open the stream off until at least `seconds` from now: a refusal's `Retry-After` (a rate
+   * limit), which the page learns from a REST read (a browser is told nothing of a refused handshake). It was tried
+   * again within 10 s whatever the limit's wait, each try refused and counted against the user's limit.
+   */
+  holdOff(seconds) {
+    if (this.closed || this.timer === null) return; // (no try is waiting: the stream is open, or opening)
+    const ms = Math.min(seconds, 600) * 1000; // (a day's `Retry-After` of a proxy in between: 10 minutes all the same)
+    if (Date.now() + ms > this.due) this.again(ms);
+  }
+
   open() {
+    this.timer = null;
     if (this.closed) return;
     this.onState("connecting", "Connecting to the live stream…");
     const socket = new WebSocket(this.url(), this.protocols());
@@ -238,7 +259,7 @@ export class EventStream {
         this.onRestart();
         this.onState("restart", "The server no longer has every event shown (its store restored from a backup?): " +
           "showing the session as it has it now…");
-        this.timer = setTimeout(() => this.open(), 0);
+        this.again(0);
         return;
       }
       const wait = this.retryMs;
@@ -250,7 +271,7 @@ export class EventStream {
       const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
       if (opened) this.onState("closed", `Disconnected${why}; ${again}`);
       else this.onState("refused", `The live stream could not be opened; ${again}`);
-      this.timer = setTimeout(() => this.open(), wait);
+      this.again(wait);
     });
   }
 
@@ -271,7 +292,7 @@ export class EventStream {
       this.retryMs = Math.min(this.retryMs * 2, 10000);
       const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
       this.onState("refused", `The live stream did not open within ${seconds} s; ${again}`);
-      this.timer = setTimeout(() => this.open(), wait);
+      this.again(wait);
       return;
     }
     this.silenceMs = Math.min(this.silenceMs * 2, MAX_SILENCE_MS);

@@ -355,6 +355,8 @@ function explainRefusal(sessionId, change) {
       ),
     (err) => {
       if (!(err instanceof ApiError && err.status === 401)) shown(`The live stream cannot be opened: ${err.message}.`);
+      // (a rate limit refuses the stream as it refuses the read: no try before its `Retry-After`)
+      if (err instanceof ApiError && err.retryAfter !== null && !stale()) state.stream?.holdOff(err.retryAfter);
     },
   );
 }
