@@ -120,14 +120,20 @@ def test_the_headers_announce_the_sessions_limit_while_it_is_the_closer_one(make
     assert [h.split(";t=")[0] for h in said] == ['"session";r=2', '"session";r=1', '"session";r=0', '"session";r=0']
 
 
-def test_a_429_of_the_users_limit_on_a_route_naming_no_session_says_so_in_its_headers(
-    make_api: Callable[..., Api],
-) -> None:
-    api = make_api(user_rate_limit=2, rate_limit=100)
-    assert [api.client.get("/api/models/", headers=api.alice).status_code for _ in range(3)] == [200, 200, 429]
-    r = api.client.get("/api/models/", headers=api.alice)
-    assert r.headers["RateLimit-Policy"] == '"session";q=100;w=60, "user";q=2;w=60'
-    assert re.fullmatch(r'"user";r=0;t=\d+', r.headers["RateLimit"])
+def test_a_route_naming_no_session_announces_the_users_limit_before_its_429(make_api: Callable[..., Api]) -> None:
+    """Listing sessions, reading the catalog: requests that count against the user alone carried no `RateLimit`
+    headers, and then a 429 (with `Retry-After` only)."""
+    api = make_api(user_rate_limit=3, rate_limit=100)
+    said = []
+    for path in ("/api/models/", "/api/sessions/user/alice", "/api/models/", "/api/models/"):
+        r = api.client.get(path, headers=api.alice)
+        assert r.headers["RateLimit-Policy"] == '"session";q=100;w=60, "user";q=3;w=60'
+        assert re.fullmatch(r'"user";r=\d+;t=\d+', r.headers["RateLimit"]), r.headers["RateLimit"]
+        said.append((r.status_code, r.headers["RateLimit"].split(";t=")[0]))
+    assert said == [(200, '"user";r=2'), (200, '"user";r=1'), (200, '"user";r=0'), (429, '"user";r=0')]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    r = api.client.get("/api/models/", headers=api.bob)  # (another user's count)
+    assert r.status_code == 200 and r.headers["RateLimit"].startswith('"user";r=2;')
 
 
 def test_requests_refused_as_not_found_do_not_count(make_api: Callable[..., Api]) -> None:

@@ -491,6 +491,7 @@ class AuthMiddleware:
                     ) is not None
                     await self.rate.hit_user(principal.user_id, refuse=not stopping)
                     scope[USER_LIMIT_DEFERRED] = stopping
+                    send = self.rate.announcing(send)  # (the user's `RateLimit` on an answer naming no session)
                 scope[_SCOPE_KEY] = principal
             except ApiError as exc:
                 await error_response(exc.status_code, str(exc.detail), exc.headers)(scope, receive, send)

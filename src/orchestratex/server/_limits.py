@@ -139,6 +139,27 @@ class RateLimiter:
         if refuse and entry[0] + entry[1] > self.user_limit:
             self._refuse_user(user_id, now, window)
 
+    def announcing(self, send: Send) -> Send:
+        """`send`, adding the user's `RateLimit` headers (as `hit_user` just counted the request) to an answer that
+        carries none: a route that names no session (listing sessions, the catalog) said nothing of the limit
+        its requests count against until its 429."""
+        user = user_rate()
+        if user is None:
+            return send
+        said = [
+            (b"ratelimit-policy", self.policy.encode()),
+            (b"ratelimit", f'"user";r={user[0]};t={user[1]}'.encode()),
+        ]
+
+        async def send_announcing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"ratelimit" for name, _ in headers):
+                    message = {**message, "headers": headers + said}
+            await send(message)
+
+        return send_announcing
+
     def check_user(self, user_id: str) -> None:
         """Raise 429 when `user_id` is past `user_limit` in the current window (counting nothing)."""
         if self.user_limit is None:
