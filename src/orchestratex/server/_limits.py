@@ -33,6 +33,11 @@ logger = logging.getLogger("orchestratex.server")
 __all__ = ["BodySizeLimit", "ConcurrencyLimiter", "RateLimiter", "StreamLimit"]
 
 
+def _item(policy: str, remaining: int, reset: int) -> str:
+    """A `RateLimit` header's item: what is left of `policy` (`"session"` or `"user"`) and for how many seconds."""
+    return f'"{policy}";r={remaining};t={reset}'
+
+
 class RateLimiter:
     """Fixed windows per session (`ratelimit:<session>:<window>`) and per user (`userrate:<user>:<window>`), in
     store counters.
@@ -79,10 +84,10 @@ class RateLimiter:
         pacing itself by the headers is then not refused by a limit they never announced."""
         count, reset = await self._count(f"ratelimit:{session_id}")
         remaining = max(0, self.limit - count)
-        current = f'"session";r={remaining};t={reset}'
+        current = _item("session", remaining, reset)
         user = user_rate()
         if user is not None and user[0] < remaining:
-            current = f'"user";r={user[0]};t={user[1]}'
+            current = _item("user", *user)
         headers = {"RateLimit-Policy": self.policy, "RateLimit": current}
         note_rate(headers)  # (an error answered after this carries them too)
         if count > self.limit and refuse:
@@ -148,7 +153,7 @@ class RateLimiter:
             return send
         said = [
             (b"ratelimit-policy", self.policy.encode()),
-            (b"ratelimit", f'"user";r={user[0]};t={user[1]}'.encode()),
+            (b"ratelimit", _item("user", *user).encode()),
         ]
 
         async def send_announcing(message: Message) -> None:
@@ -176,7 +181,7 @@ class RateLimiter:
             429,
             f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
             f" retry in {reset} s",
-            {"Retry-After": str(reset), "RateLimit-Policy": self.policy, "RateLimit": f'"user";r=0;t={reset}'},
+            {"Retry-After": str(reset), "RateLimit-Policy": self.policy, "RateLimit": _item("user", 0, reset)},
             limit="user_rate",
         )
 
