@@ -110,7 +110,8 @@ def test_a_stream_refused_by_a_rate_limit_is_not_tried_again_before_its_retry_af
 ) -> None:
     """A browser is told nothing of a refused handshake: a stream refused by the session's rate limit was tried again
     within 10 s, over and over, each try refused and counted against the user. The read of the session that explains
-    the refusal is refused too, with a `Retry-After`; the stream now waits that long (10 minutes at most)."""
+    the refusal is refused too, with a `Retry-After`; the stream now waits that long (10 minutes at most) and says
+    so."""
     from playwright.sync_api import expect
 
     url = f"sqlite:///{tmp_path / 'limited.db'}"
@@ -128,6 +129,11 @@ def test_a_stream_refused_by_a_rate_limit_is_not_tried_again_before_its_retry_af
         page.on("websocket", lambda ws: tries.append(ws.url))
         log_in(page, Console(server, key))
         expect(page.locator("#stream-error")).to_contain_text("The live stream cannot be opened: rate limit reached")
+        # and the line above the events says the wait (it went on saying the first retry's: "in 0.5 s")
+        held = (
+            "The live stream could not be opened, and the server asks to wait (a rate limit); reconnecting in 10 min…"
+        )
+        expect(page.locator("#stream-state")).to_have_text(held)
         page.wait_for_timeout(1000)  # (a try already on its way when the refusal was read: refused, and read again)
         before = len(tries)
         assert before >= 1

@@ -143,6 +143,12 @@ export class Api {
  */
 const CLOSE_SINCE_PAST_END = 4422;
 
+/** `ms` as the status line says a wait: "0.5 s", "55 s", "10 min". */
+function inSeconds(ms) {
+  if (ms >= 120000) return `${Math.round(ms / 60000)} min`;
+  return ms >= 10000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 100) / 10} s`;
+}
+
 /** The server's heartbeat interval unless set otherwise (`ORCHESTRATEX_HEARTBEAT_S`). */
 const HEARTBEAT_MS = 15000;
 /** The least and the most silence a stream is allowed (`EventStream.silent`). */
@@ -172,6 +178,8 @@ export class EventStream {
     /** The next try to open the stream, and when it is due (`Date.now()`): a refusal's `Retry-After` may put it off. */
     this.timer = null;
     this.due = 0;
+    /** What the status line said of the stream the next try follows (`retry`): a hold-off says it again. */
+    this.lead = null;
     /** How long the stream may say nothing (no event, no heartbeat) before it is taken for dead (`silent`). */
     this.silenceMs = 3 * HEARTBEAT_MS;
     this.watchdog = null;
@@ -191,6 +199,13 @@ export class EventStream {
     return ["orchestratex", `bearer.${this.key}`];
   }
 
+  /** Report the stream's state `what` with `lead`, said to be tried again in `ms`, and try it then. */
+  retry(what, lead, ms) {
+    this.lead = lead;
+    this.onState(what, `${lead}; reconnecting in ${inSeconds(ms)}…`);
+    this.again(ms);
+  }
+
   /** Try to open the stream again in `ms`. */
   again(ms) {
     clearTimeout(this.timer);
@@ -201,16 +216,22 @@ export class EventStream {
   /**
    * Put the next try to open the stream off until at least `seconds` from now: a refusal's `Retry-After` (a rate
    * limit), which the page learns from a REST read (a browser is told nothing of a refused handshake). It was tried
-   * again within 10 s whatever the limit's wait, each try refused and counted against the user's limit.
+   * again within 10 s whatever the limit's wait, each try refused and counted against the user's limit. The status
+   * line says the new wait (it kept saying the first, "reconnecting in 0.5 s…", all the while).
    */
   holdOff(seconds) {
     if (this.closed || this.timer === null) return; // (no try is waiting: the stream is open, or opening)
     const ms = Math.min(seconds, 600) * 1000; // (a day's `Retry-After` of a proxy in between: 10 minutes all the same)
-    if (Date.now() + ms > this.due) this.again(ms);
+    if (Date.now() + ms <= this.due) return;
+    const lead = this.lead ?? "The live stream could not be opened";
+    // (the state "held": what the stream's last state set off, such as reading why it was refused, is not done again)
+    this.onState("held", `${lead}, and the server asks to wait (a rate limit); reconnecting in ${inSeconds(ms)}…`);
+    this.again(ms);
   }
 
   open() {
     this.timer = null;
+    this.lead = null;
     if (this.closed) return;
     this.onState("connecting", "Connecting to the live stream…");
     const socket = new WebSocket(this.url(), this.protocols());
@@ -268,10 +289,8 @@ export class EventStream {
       // shown to a person, it asked for what the console does by itself)
       const reason = close.reason.replace(/:\s*reconnect with \?since=.*$/s, "");
       const why = reason ? ` (${reason})` : "";
-      const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
-      if (opened) this.onState("closed", `Disconnected${why}; ${again}`);
-      else this.onState("refused", `The live stream could not be opened; ${again}`);
-      this.again(wait);
+      if (opened) this.retry("closed", `Disconnected${why}`, wait);
+      else this.retry("refused", "The live stream could not be opened", wait);
     });
   }
 
@@ -290,9 +309,7 @@ export class EventStream {
     if (!opened) {
       const wait = this.retryMs;
       this.retryMs = Math.min(this.retryMs * 2, 10000);
-      const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
-      this.onState("refused", `The live stream did not open within ${seconds} s; ${again}`);
-      this.again(wait);
+      this.retry("refused", `The live stream did not open within ${seconds} s`, wait);
       return;
     }
     this.silenceMs = Math.min(this.silenceMs * 2, MAX_SILENCE_MS);

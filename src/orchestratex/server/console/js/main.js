@@ -50,8 +50,8 @@ const state = {
   pinned: null,
   redraw: 0,
   streamText: "",
-  /** Changes of the stream's state so far (but for each retry's "connecting"): an answer about a refusal older than
-   * the stream's last change is stale. */
+  /** Changes of the stream's state so far (but for each retry's "connecting", and "held": a retry put off by a
+   * `Retry-After`): an answer about a refusal older than the stream's last change is stale. */
   streamChanges: 0,
   /** The next read of the selected session (`pollSession`). */
   poll: 0,
@@ -294,7 +294,8 @@ function selectSession(sessionId) {
     onState: (what, text) => {
       state.streamText = text;
       byId("stream-state").textContent = text;
-      const change = what === "connecting" ? state.streamChanges : ++state.streamChanges; // (a retry is no news)
+      // (a retry is no news, nor a retry put off)
+      const change = what === "connecting" || what === "held" ? state.streamChanges : ++state.streamChanges;
       if (what === "open") streamOpened = true;
       if (what === "open" || what === "ended") setText(byId("stream-error"), "");
       if (what === "closed") state.api.session(sessionId).catch(() => {}); // a refused key logs out
