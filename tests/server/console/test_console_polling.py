@@ -26,6 +26,20 @@ def _reads_of_threads(page: Any, session_id: str) -> list[str]:
     return reads
 
 
+class _Refusing:
+    """A Playwright route handler answering 429 with `Retry-After: seconds`, counting the requests it refuses."""
+
+    def __init__(self, seconds: int, detail: str) -> None:
+        self.seconds, self.detail, self.count = seconds, detail, 0
+
+    def __call__(self, route: Any) -> None:
+        self.count += 1
+        body = json.dumps({"detail": self.detail, "status_code": 429})
+        route.fulfill(
+            status=429, content_type="application/json", body=body, headers={"Retry-After": str(self.seconds)}
+        )
+
+
 def test_an_idle_console_reads_its_session_less_and_less_often(desktop: Watched, console: Console) -> None:
     """Each read finding the session as it was doubles the wait before the next, up to a minute: ten idle minutes
     make a dozen reads, not sixty; and a change made elsewhere is still shown within that minute."""
@@ -84,11 +98,7 @@ def test_a_rate_limited_read_waits_for_its_retry_after(desktop: Watched, console
     expect(page.locator("#session-facts dd").first).to_have_text("active")
     detail = f"rate limit reached: 100 requests per 60 s for session {session_id}; retry in 55 s"
 
-    def limited(route: Any) -> None:
-        body = json.dumps({"detail": detail, "status_code": 429})
-        route.fulfill(status=429, content_type="application/json", body=body, headers={"Retry-After": "55"})
-
-    page.route(f"**/api/sessions/{session_id}", limited)
+    page.route(f"**/api/sessions/{session_id}", _Refusing(55, detail))
     error = page.locator("#sessions-error")
     page.clock.fast_forward(10_000)  # the next read is refused
     expect(error).to_have_text(detail)
@@ -142,3 +152,53 @@ def test_a_stream_refused_by_a_rate_limit_is_not_tried_again_before_its_retry_af
             page.wait_for_timeout(150)
         assert len(tries) - before <= 1, tries  # (one more, at most: a try made as the clock moved on)
     assert [p for p in desktop.problems() if "429" not in p and "WebSocket" not in p] == []
+
+
+def test_verdicts_refused_by_a_rate_limit_are_read_again_after_its_retry_after(
+    desktop: Watched, console: Console
+) -> None:
+    """A read of the run's verdicts refused by a rate limit (`Retry-After: 55`) was made again 10 s later, and so on,
+    each refused and counted against the user; it now waits the 55 s."""
+    from playwright.sync_api import expect
+
+    from .test_console_runs import new_session_with_runs
+
+    new_session_with_runs(console, "What is 8 + 8?", max_iterations=1)
+    page = desktop.page
+    page.clock.install()
+    refuse = _Refusing(55, "rate limit reached: 1000 requests per 60 s for user alice; retry in 55 s")
+    page.route("**/api/orchestration/status/**", refuse)
+    log_in(page, console)
+    expect(page.locator("#verdicts .error")).to_contain_text("The verdicts could not be read: rate limit reached")
+    assert refuse.count == 1
+    for _ in range(4):  # 40 s of the 55
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(150)
+    assert refuse.count == 1
+    page.unroute("**/api/orchestration/status/**")
+    page.clock.fast_forward(20_000)  # past the 55 s
+    expect(page.locator("#verdicts table")).to_be_visible()
+    assert [p for p in desktop.problems() if "429" not in p] == []
+
+
+def test_a_login_again_refused_by_a_rate_limit_waits_for_its_retry_after(desktop: Watched, console: Console) -> None:
+    """A page reloaded while the user's rate limit refused its reads logged in again at most 10 s later, whatever the
+    `Retry-After`, each try refused and counted; it now waits the `Retry-After`, and says how long."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()
+    log_in(page, console)
+    refuse = _Refusing(30, "rate limit reached: 1000 requests per 60 s for user alice; retry in 30 s")
+    page.route("**/api/sessions/user/**", refuse)
+    page.reload()
+    expect(page.locator("#login-error")).to_contain_text("trying again in 30 s…")
+    assert refuse.count == 1
+    for _ in range(2):  # 20 s of the 30
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(150)
+    assert refuse.count == 1
+    page.unroute("**/api/sessions/user/**")
+    page.clock.fast_forward(15_000)  # past the 30 s
+    page.locator("#app-view").wait_for(state="visible")
+    assert [p for p in desktop.problems() if "429" not in p] == []

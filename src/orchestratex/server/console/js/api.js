@@ -13,6 +13,22 @@ export class ApiError extends Error {
 }
 
 /**
+ * How long to wait before trying again what `err` refused: its `Retry-After` (1 s at the least; at the most 10 minutes,
+ * as a day's of a proxy in between), else `otherwise` ms. Each retry of the console waits so: some used to wait at most
+ * 10 s, each try before the `Retry-After` refused again and counted against the user's rate limit.
+ */
+export function retryWait(err, otherwise) {
+  if (!(err instanceof ApiError) || err.retryAfter === null) return otherwise;
+  return Math.min(Math.max(err.retryAfter, 1), 600) * 1000;
+}
+
+/** `ms` as a wait is said: "0.5 s", "55 s", "10 min". */
+export function waitText(ms) {
+  if (ms >= 120000) return `${Math.round(ms / 60000)} min`;
+  return ms >= 10000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 100) / 10} s`;
+}
+
+/**
  * How long a request waits for the server's answer to begin (its status and headers; its body may take longer):
  * a request the network never answered (a proxy or a Wi-Fi gone silent) left its button (Start, New session, Cancel)
  * greyed out for good, with nothing said.
@@ -143,12 +159,6 @@ export class Api {
  */
 const CLOSE_SINCE_PAST_END = 4422;
 
-/** `ms` as the status line says a wait: "0.5 s", "55 s", "10 min". */
-function inSeconds(ms) {
-  if (ms >= 120000) return `${Math.round(ms / 60000)} min`;
-  return ms >= 10000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 100) / 10} s`;
-}
-
 /** The server's heartbeat interval unless set otherwise (`ORCHESTRATEX_HEARTBEAT_S`). */
 const HEARTBEAT_MS = 15000;
 /** The least and the most silence a stream is allowed (`EventStream.silent`). */
@@ -202,7 +212,7 @@ export class EventStream {
   /** Report the stream's state `what` with `lead`, said to be tried again in `ms`, and try it then. */
   retry(what, lead, ms) {
     this.lead = lead;
-    this.onState(what, `${lead}; reconnecting in ${inSeconds(ms)}…`);
+    this.onState(what, `${lead}; reconnecting in ${waitText(ms)}…`);
     this.again(ms);
   }
 
@@ -214,18 +224,19 @@ export class EventStream {
   }
 
   /**
-   * Put the next try to open the stream off until at least `seconds` from now: a refusal's `Retry-After` (a rate
+   * Put the next try to open the stream off until the `Retry-After` of `err` (`retryWait`): a refusal's (a rate
    * limit), which the page learns from a REST read (a browser is told nothing of a refused handshake). It was tried
    * again within 10 s whatever the limit's wait, each try refused and counted against the user's limit. The status
    * line says the new wait (it kept saying the first, "reconnecting in 0.5 s…", all the while).
    */
-  holdOff(seconds) {
+  holdOff(err) {
     if (this.closed || this.timer === null) return; // (no try is waiting: the stream is open, or opening)
-    const ms = Math.min(seconds, 600) * 1000; // (a day's `Retry-After` of a proxy in between: 10 minutes all the same)
+    const ms = retryWait(err, 0);
     if (Date.now() + ms <= this.due) return;
     const lead = this.lead ?? "The live stream could not be opened";
     // (the state "held": what the stream's last state set off, such as reading why it was refused, is not done again)
-    this.onState("held", `${lead}, and the server asks to wait (a rate limit); reconnecting in ${inSeconds(ms)}…`);
+    const why = err.status === 429 ? " (a rate limit)" : "";
+    this.onState("held", `${lead}, and the server asks to wait${why}; reconnecting in ${waitText(ms)}…`);
     this.again(ms);
   }
 

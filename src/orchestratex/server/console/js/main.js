@@ -1,6 +1,6 @@
 // The console: log in with an API key, browse the user's sessions, follow orchestrations live, start one.
 
-import { Api, ApiError, EventStream, idempotencyKey } from "./api.js";
+import { Api, ApiError, EventStream, idempotencyKey, retryWait, waitText } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderBestSoFar, renderEarlyStop, renderEvent, renderOverage, renderVerdicts } from "./feed.js";
@@ -116,7 +116,7 @@ async function login(key, userId, { quiet } = {}) {
 
 /**
  * Log in again with the key kept in the tab (the page reloaded). A refusal the server lifts by itself — unreachable
- * or restarting, its store down (5xx), a rate limit (429) — is tried again after its `Retry-After` (at most 10 s):
+ * or restarting, its store down (5xx), a rate limit (429) — is tried again after its `Retry-After` (`retryWait`):
  * it used to leave the login form with an empty key field, so a reload during a brief outage lost the key for good.
  */
 function resume(key, user) {
@@ -126,8 +126,8 @@ function resume(key, user) {
       showLogin(err.message);
       return;
     }
-    const wait = Math.min(err.retryAfter === null ? 2000 : Math.max(err.retryAfter, 1) * 1000, POLL_MS);
-    showLogin(`Logging in again failed (${err.message}): trying again in ${wait / 1000} s…`);
+    const wait = retryWait(err, 2000);
+    showLogin(`Logging in again failed (${err.message}): trying again in ${waitText(wait)}…`);
     clearTimeout(state.resumeTimer);
     state.resumeTimer = setTimeout(() => {
       if (sessionStorage.getItem(KEY) === key) resume(key, user); // (not after a log-out)
@@ -357,7 +357,7 @@ function explainRefusal(sessionId, change) {
     (err) => {
       if (!(err instanceof ApiError && err.status === 401)) shown(`The live stream cannot be opened: ${err.message}.`);
       // (a rate limit refuses the stream as it refuses the read: no try before its `Retry-After`)
-      if (err instanceof ApiError && err.retryAfter !== null && !stale()) state.stream?.holdOff(err.retryAfter);
+      if (err instanceof ApiError && err.retryAfter !== null && !stale()) state.stream?.holdOff(err);
     },
   );
 }
@@ -418,8 +418,7 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     state.shownRead = read;
     byId("sessions-error").textContent = err.message;
     state.readFailed = true;
-    // (a day's `Retry-After` of a proxy in between: a read in 10 minutes all the same)
-    state.pollRetryMs = err instanceof ApiError && err.retryAfter !== null ? Math.min(err.retryAfter, 600) * 1000 : 0;
+    state.pollRetryMs = retryWait(err, 0);
   }
 }
 
@@ -744,7 +743,7 @@ async function showVerdicts(orchestrationId) {
     // A rate limit, the server briefly unavailable or restarting: read them again (after its `Retry-After`, else at
     // the pace of the session's reads) while the run is shown, until a read succeeds. The message stayed for good.
     if (err instanceof ApiError && (err.status === 0 || err.status === 429 || err.status >= 500)) {
-      const wait = Math.min(err.retryAfter === null ? POLL_MS : Math.max(err.retryAfter, 1) * 1000, POLL_MS);
+      const wait = retryWait(err, POLL_MS);
       clearTimeout(state.verdictsTimer);
       state.verdictsTimer = setTimeout(() => {
         if (state.api && state.watching === orchestrationId) showVerdicts(orchestrationId);
