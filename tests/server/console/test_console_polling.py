@@ -26,6 +26,13 @@ def _reads_of_threads(page: Any, session_id: str) -> list[str]:
     return reads
 
 
+def _pass(page: Any, seconds: int) -> None:
+    """Move the page's clock on by `seconds`, 10 s at a time, each step's reads answered before the next."""
+    for _ in range(seconds // 10):
+        page.clock.fast_forward(10_000)
+        page.wait_for_timeout(150)
+
+
 class _Refusing:
     """A Playwright route handler answering 429 with `Retry-After: seconds`, counting the requests it refuses."""
 
@@ -52,9 +59,7 @@ def test_an_idle_console_reads_its_session_less_and_less_often(desktop: Watched,
     status = page.locator("#session-facts dd").first
     expect(status).to_have_text("active")
     reads = _reads_of_threads(page, session_id)
-    for _ in range(60):  # ten minutes, 10 s at a time
-        page.clock.fast_forward(10_000)
-        page.wait_for_timeout(150)  # (the read's answer, before the clock moves on)
+    _pass(page, 600)  # ten minutes
     assert 6 <= len(reads) <= 13, reads  # 10, 30, 70, 130 s, then every minute
     r = httpx.patch(
         f"{console.server.base_url}/api/sessions/{session_id}/status",
@@ -75,9 +80,7 @@ def test_a_console_back_in_sight_reads_at_once_and_at_the_first_pace_again(deskt
     log_in(page, console)
     session_id = new_session(page)
     expect(page.locator("#session-facts dd").first).to_have_text("active")
-    for _ in range(18):  # three idle minutes: a read a minute by now
-        page.clock.fast_forward(10_000)
-        page.wait_for_timeout(150)
+    _pass(page, 180)  # three idle minutes: a read a minute by now
     reads = _reads_of_threads(page, session_id)
     with page.expect_request(f"**/api/threads/session/{session_id}*"):
         page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the user comes back to the tab
@@ -104,9 +107,7 @@ def test_a_rate_limited_read_waits_for_its_retry_after(desktop: Watched, console
     expect(error).to_have_text(detail)
     page.wait_for_timeout(150)
     reads = _reads_of_threads(page, session_id)
-    for _ in range(4):  # 40 s of the 55
-        page.clock.fast_forward(10_000)
-        page.wait_for_timeout(150)
+    _pass(page, 40)  # of the 55 s
     assert reads == []
     page.unroute(f"**/api/sessions/{session_id}")
     with page.expect_request(f"**/api/threads/session/{session_id}*"):
@@ -147,9 +148,7 @@ def test_a_stream_refused_by_a_rate_limit_is_not_tried_again_before_its_retry_af
         page.wait_for_timeout(1000)  # (a try already on its way when the refusal was read: refused, and read again)
         before = len(tries)
         assert before >= 1
-        for _ in range(6):  # a minute
-            page.clock.fast_forward(10_000)
-            page.wait_for_timeout(150)
+        _pass(page, 60)
         assert len(tries) - before <= 1, tries  # (one more, at most: a try made as the clock moved on)
     assert [p for p in desktop.problems() if "429" not in p and "WebSocket" not in p] == []
 
@@ -171,9 +170,7 @@ def test_verdicts_refused_by_a_rate_limit_are_read_again_after_its_retry_after(
     log_in(page, console)
     expect(page.locator("#verdicts .error")).to_contain_text("The verdicts could not be read: rate limit reached")
     assert refuse.count == 1
-    for _ in range(4):  # 40 s of the 55
-        page.clock.fast_forward(10_000)
-        page.wait_for_timeout(150)
+    _pass(page, 40)  # of the 55 s
     assert refuse.count == 1
     page.unroute("**/api/orchestration/status/**")
     page.clock.fast_forward(20_000)  # past the 55 s
@@ -194,9 +191,7 @@ def test_a_login_again_refused_by_a_rate_limit_waits_for_its_retry_after(desktop
     page.reload()
     expect(page.locator("#login-error")).to_contain_text("trying again in 30 s…")
     assert refuse.count == 1
-    for _ in range(2):  # 20 s of the 30
-        page.clock.fast_forward(10_000)
-        page.wait_for_timeout(150)
+    _pass(page, 20)  # of the 30 s
     assert refuse.count == 1
     page.unroute("**/api/sessions/user/**")
     page.clock.fast_forward(15_000)  # past the 30 s
