@@ -54,7 +54,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("openai-server")
     url = f"sqlite:///{tmp / 'server.db'}"
-    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan", "erin", "fay")}
+    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan", "erin", "fay", "gus")}
     keys["admin"] = create_key(url, "root", admin=True)
     env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_RATE_LIMIT": "8"}
     with ServerProcess(url, tmp, env=env) as server:
@@ -271,6 +271,26 @@ def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:
         for _ in range(9):
             client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
     assert int(limited.value.response.headers["retry-after"]) >= 1
+
+
+def test_the_sdk_reads_the_rate_limit_headers_of_every_answer(served: Served) -> None:
+    """`GET /v1/models` (through `with_raw_response`) carried no `RateLimit`: a client pacing itself found nothing
+    there. The models name the user's limit, a call its session's (the closer one), each request counted once."""
+    into_window = time.time() % 60  # (fixed windows of 60 s: every request in one)
+    if into_window > 50:
+        time.sleep(60.5 - into_window)
+    with served.client("gus", max_retries=0) as client:
+        listed = client.models.with_raw_response.list()
+        model = client.models.with_raw_response.retrieve("orchestratex/fast")
+        called = client.chat.completions.with_raw_response.create(model="orchestratex/fast", messages=PROMPT)
+        again = client.models.with_raw_response.list()
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.models.retrieve("no-such-model")
+    headers = [listed.headers, model.headers, called.headers, again.headers, missing.value.response.headers]
+    assert {h["ratelimit-policy"] for h in headers} == {'"session";q=8;w=60, "user";q=1000;w=60'}
+    said = [h["ratelimit"].split(";t=")[0] for h in headers]
+    assert said == ['"user";r=999', '"user";r=998', '"session";r=7', '"user";r=996', '"user";r=995']
+    assert listed.parse().data and called.parse().choices
 
 
 def _v1_answers(served: Served, status: str) -> float:

@@ -4,7 +4,8 @@
   `user_rate_limit` requests per user (every route) → 429 with `Retry-After`. Answers of requests counted
   against a session carry `RateLimit-Policy` (both policies, `"session"` and `"user"`) and `RateLimit` (the
   one of them closest to being reached), in the structured-field syntax of the IETF draft
-  (draft-ietf-httpapi-ratelimit-headers-08 and later); so does a 429 of either limit.
+  (draft-ietf-httpapi-ratelimit-headers-08 and later); so does a 429 of either limit, and an answer on `/api` or
+  `/v1` of a request counted against its user alone names the user's.
 - Concurrency: `max_concurrent` orchestrations `pending` or `running` per user → 429.
 - Size: bodies over `max_body_bytes` → 413, refused from `Content-Length` or while streaming, never
   read whole.
@@ -24,13 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..exceptions import StoreUnavailable
 from ..stores import Store
-from ._errors import ApiError, error_response, note_limit, note_rate, note_user_rate, user_rate
+from ._errors import ApiError, error_response, note_limit, note_rate, note_user_rate, rate_headers, user_rate
 from ._openai_shape import openai_error_object, under_v1
 from ._paths import route_path
 
 logger = logging.getLogger("orchestratex.server")
 
-__all__ = ["BodySizeLimit", "ConcurrencyLimiter", "RateLimiter", "StreamLimit"]
+__all__ = ["BodySizeLimit", "ConcurrencyLimiter", "RateAnnouncing", "RateLimiter", "StreamLimit"]
 
 
 def _item(policy: str, remaining: int, reset: int) -> str:
@@ -145,25 +146,27 @@ class RateLimiter:
             self._refuse_user(user_id, now, window)
 
     def announcing(self, send: Send) -> Send:
-        """`send`, adding the user's `RateLimit` headers (as `hit_user` just counted the request) to an answer that
-        carries none: a route that names no session (listing sessions, the catalog) said nothing of the limit
-        its requests count against until its 429."""
-        user = user_rate()
-        if user is None:
-            return send
-        said = [
-            (b"ratelimit-policy", self.policy.encode()),
-            (b"ratelimit", _item("user", *user).encode()),
-        ]
+        """`send`, adding to an answer that carries no `RateLimit` the headers of its request as counted by the time
+        the answer starts: the session's (`hit`), else the user's (`hit_user`) — a route that names no session
+        (listing sessions, the catalog, `/v1/models`) said nothing of the limit its requests count against until its
+        429. Read when the answer starts, so `send` may be wrapped before the route counts the request (`/v1`)."""
 
         async def send_announcing(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 if not any(name.lower() == b"ratelimit" for name, _ in headers):
-                    message = {**message, "headers": headers + said}
+                    message = {**message, "headers": headers + self._counted()}
             await send(message)
 
         return send_announcing
+
+    def _counted(self) -> list[tuple[bytes, bytes]]:
+        """The `RateLimit` headers of the request being answered, as it was counted (none when it was not)."""
+        user = user_rate()
+        current = (rate_headers() or {}).get("RateLimit") or (None if user is None else _item("user", *user))
+        if current is None:
+            return []
+        return [(b"ratelimit-policy", self.policy.encode()), (b"ratelimit", current.encode())]
 
     def check_user(self, user_id: str) -> None:
         """Raise 429 when `user_id` is past `user_limit` in the current window (counting nothing)."""
@@ -236,6 +239,18 @@ class RateLimiter:
 
 CONCURRENCY_RETRY_AFTER_S = 1
 """`Retry-After` of the 429 for too many orchestrations running (the same on `/api` and `/v1`)."""
+
+
+class RateAnnouncing:
+    """Every HTTP answer of `app`, whose routes count their requests themselves (`/v1`), carries the `RateLimit`
+    headers of its request as counted (`RateLimiter.announcing`), as `AuthMiddleware` gives `/api`'s."""
+
+    def __init__(self, app: ASGIApp, rate: RateLimiter) -> None:
+        self.app = app
+        self.rate = rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, self.rate.announcing(send) if scope["type"] == "http" else send)
 
 
 class ConcurrencyLimiter:

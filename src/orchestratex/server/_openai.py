@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -31,6 +32,7 @@ from ._auth import Principal, key_of, no_key_reason
 from ._auth_limit import client_address
 from ._bodies import content_coding
 from ._idempotency import HEADER
+from ._limits import RateAnnouncing
 from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target, unusable
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
@@ -123,6 +125,8 @@ class OpenAIRoutes:
         # Starlette app left at the mount's `POST /v1/{path}` for every call.
         return FastAPI(
             routes=routes,
+            # (its routes count each request: the answers carry the `RateLimit` headers of that count, as on `/api`)
+            middleware=[Middleware(RateAnnouncing, rate=self.state.rate)],
             exception_handlers={HTTPException: http_error},
             openapi_url=None,
             docs_url=None,
