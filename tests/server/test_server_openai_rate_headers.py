@@ -52,9 +52,9 @@ def test_v1_answers_naming_no_session_announce_the_users_limit_each_counted_once
 
 
 def test_a_v1_call_refused_after_its_session_counted_says_what_is_left_as_on_api(make_api: Callable[..., Api]) -> None:
-    """A call refused once counted against its session (here by the concurrency limit) carried no `RateLimit`
-    headers on `/v1`, while the same refusal on `/api` carries the session's."""
-    api = make_api(max_concurrent=1, rate_limit=10)
+    """A call refused once counted against its session (by the concurrency limit, the storage quota) carried no
+    `RateLimit` headers on `/v1`, while the same refusal on `/api` carries the session's."""
+    api = make_api(max_concurrent=1, rate_limit=10, storage_quota_bytes=20_000)
     sid = api.session()["_id"]
     tid = api.thread(sid)["_id"]  # (the session's first request)
     orchestrator = api.client.app.state.server.orchestrator  # type: ignore[attr-defined]
@@ -65,3 +65,7 @@ def test_a_v1_call_refused_after_its_session_counted_says_what_is_left_as_on_api
     policy = '"session";q=10;w=60, "user";q=1000;w=60'
     assert [_said(r, policy) for r in (v1, rest)] == [(429, '"session";r=8'), (429, '"session";r=7')]
     assert v1.json()["error"]["code"] == "rate_limit_exceeded" and v1.headers["Retry-After"] == "1"
+    large = {**chat, "messages": [{"role": "user", "content": "x" * 30_000}]}
+    too_large = api.client.post("/v1/chat/completions", json=large, headers=api.alice)
+    assert _said(too_large, policy) == (413, '"session";r=6')
+    assert too_large.json()["error"]["code"] == "storage_quota_exceeded"
