@@ -88,6 +88,31 @@ def test_the_orchestrator_loads_no_heavy_module() -> None:
     assert "orchestratex.orchestrator" in loaded
 
 
+def test_the_orchestrator_import_builds_no_validator() -> None:
+    """Every model and `TypeAdapter` on the way to `Orchestrator` builds on first use: one built at import made
+    pydantic generate its first schema there (and look its plugins up through `importlib.metadata`), a quarter of
+    the import's time."""
+    import subprocess
+    import sys
+
+    probe = """
+import sys
+from orchestratex import Orchestrator
+from pydantic import BaseModel, TypeAdapter
+modules = [(name, m) for name, m in list(sys.modules.items()) if name.startswith("orchestratex")]
+built = [
+    f"{name}.{attr}"
+    for name, module in modules
+    for attr, value in vars(module).items()
+    if isinstance(value, type) and issubclass(value, BaseModel) and value.__pydantic_complete__
+    or isinstance(value, TypeAdapter) and value.pydantic_complete
+]
+print(" ".join(sorted(set(built))), "metadata" if "importlib.metadata" in sys.modules else "")
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == []
+
+
 def test_lazy_names_are_the_real_objects() -> None:
     from orchestratex.orchestrator import Orchestrator
     from orchestratex.stores.sqlite import SQLiteStore

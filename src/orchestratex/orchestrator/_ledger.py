@@ -17,8 +17,10 @@ EPS = 1e-12
 
 Role = Literal["generate", "judge"]
 
-NO_TOKENS = Usage()
-"""The `usage` of a new orchestration (frozen: one for all; its first step's usage replaces it, not added to it)."""
+NO_TOKENS = Usage.model_construct()
+"""The `usage` of a new orchestration (frozen: one for all; its first step's usage replaces it, not added to it).
+Constructed, not validated: `Usage()` built `Usage`'s validator at import, and with it pydantic's first schema (its
+plugin look-up through `importlib.metadata` included), a quarter of `from orchestratex import Orchestrator`."""
 
 
 def assign(record: BaseModel, **fields: object) -> None:

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from .._awaited import check_async
 from ..catalog import ModelProfile
@@ -296,7 +296,8 @@ def _scored(router: Router, decision: RoutingDecision) -> RoutingDecision:
     return decision.model_copy(update={"scores": checked})
 
 
-_SCORES = TypeAdapter(dict[str, Annotated[float, Field(allow_inf_nan=False)]])
+_SCORES = TypeAdapter(dict[str, Annotated[float, Field(allow_inf_nan=False)]], config=ConfigDict(defer_build=True))
+"""Built on its first use: a router's scores that are not plain finite floats are rare."""
 
 
 def _described(value: object) -> str:
