@@ -7,7 +7,6 @@ router went on exploring without a word.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 
 from .exceptions import UserError
@@ -17,6 +16,8 @@ __all__ = ["meant", "refuse_misspelt", "settings"]
 
 def meant(name: str, known: Iterable[str]) -> str | None:
     """The one of `known` that `name` is a typo of (close enough not to be a name of its own), or None."""
+    import difflib  # (only for a name that is not a setting: not at import)
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
     return close[0] if close else None
 

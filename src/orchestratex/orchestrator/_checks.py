@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -325,6 +324,8 @@ def check_options(options: Mapping[str, object]) -> None:
     unknown = options.keys() - _OPTIONS
     if unknown:
         name = sorted(unknown)[0]
+        import difflib  # (only for an unknown option: not at import)
+
         close = difflib.get_close_matches(name, RunOptions.__annotations__.keys(), n=1)
         hint = _MEANT.get(name) or (
             f": did you mean {close[0]!r}?" if close else f"; the options are {', '.join(RunOptions.__annotations__)}"

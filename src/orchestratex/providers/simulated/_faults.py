@@ -41,7 +41,7 @@ class Faults(BaseModel):
     ```
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     timeout_rate: float = Field(default=0.0, ge=0, le=1)
     """Probability that a call raises `ProviderTimeout`."""
