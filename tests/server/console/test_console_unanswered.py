@@ -64,6 +64,9 @@ def test_cancel_and_new_session_unanswered_say_so_and_can_be_pressed_again(deskt
     page.get_by_label("Prompt").fill("Write a long essay on the history of tea")
     page.get_by_label("Max iterations").fill("50")  # (not ended by itself while its cancel waits)
     page.get_by_label("Threshold (0–10)").fill("10")
+    # Two models far below 10 for this prompt: among all, a run could reach 10 (or stop improving) within 0.6 s,
+    # before the second cancel, sent up to 0.7 s after the start.
+    page.get_by_label("Models").fill("sim:gemini-2.5-flash-lite, sim:gpt-4o-mini")
     page.get_by_role("button", name="Start").click()
     cancel = page.get_by_role("button", name="Cancel orchestration")
     page.route("**/api/orchestration/*/cancel", lambda route: None)  # (never answered)
