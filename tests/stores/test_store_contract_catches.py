@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from orchestratex.events import Event
-from orchestratex.records import ApiKey, Orchestration, Session, Thread
+from orchestratex.records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, Orchestration, Session, Thread
 from orchestratex.stores import MemoryStore, ModelStats, Started, Store
 from orchestratex.stores._memory_rows import C_DOMAIN, C_SCORE
 from orchestratex.stores.checks import check_start, to_pico
@@ -90,7 +90,7 @@ async def _fails(store: Store, test_name: str) -> bool:
     async with store:
         try:
             await getattr(StoreContract(), test_name)(store)
-        except AssertionError:
+        except (AssertionError, pytest.fail.Exception):  # (an assert, or the suite's own `pytest.fail` message)
             return True
     return False
 
@@ -318,3 +318,49 @@ async def test_a_store_counting_judge_verdicts_in_a_models_scores_fails_the_suit
     # (it passed: the suite asked model_stats only of models that generate, never of its judge)
     assert not await _fails(MemoryStore(), "test_model_stats")
     assert await _fails(ScoresItsJudges(), "test_model_stats")
+
+
+class AsksAboutEndedRuns(MemoryStore):
+    """Asks `gone` about the owner of every lease it gave, an ended run's too (docs/stores.md: only those of `pending`
+    or `running` runs whose lease has not expired)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed: dict[str, str] = {}
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        self.claimed[orchestration_id] = owner
+        return await super().claim(orchestration_id, owner, ttl_s)
+
+    async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
+        for oid, owner in self.claimed.items():
+            if (await self.get_orchestration(oid)).status in TERMINAL_ORCHESTRATION_STATUSES:
+                gone(owner)
+        return await super().expire_leases_of(gone)
+
+
+class ReleasesTheLeasesOfOwnersGone(MemoryStore):
+    """Frees the runs of an owner gone by releasing their leases, which forgets the owner: its commits are then refused
+    (docs/stores.md: the owner stays recorded, and fences as any expired lease does until another claims the run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed: dict[str, str] = {}
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        self.claimed[orchestration_id] = owner
+        return await super().claim(orchestration_id, owner, ttl_s)
+
+    async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
+        freed = await super().expire_leases_of(gone)
+        for oid, owner in self.claimed.items():
+            if owner in freed:
+                await self.release(oid, owner)
+        return freed
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, AsksAboutEndedRuns, ReleasesTheLeasesOfOwnersGone])
+async def test_a_store_expiring_the_leases_of_owners_gone_wrongly_fails_the_suite(store_class: type[Store]) -> None:
+    # (both passed: the ended run's lease was held by an owner also gone, and no commit followed the expiry)
+    test = "test_expire_leases_of_frees_the_runs_of_owners_gone"
+    assert await _fails(store_class(), test) == (store_class is not MemoryStore)

@@ -1152,12 +1152,13 @@ class StoreContract:
         thread = await _thread(store, session)
         left = [await _orchestration(store, thread, status="running") for _ in range(2)]
         alive, expired, ended = [await _orchestration(store, thread, status="running") for _ in range(3)]
-        for o in (*left, ended):
+        for o in left:
             assert await store.claim(o.id, "gone", 3600)
         assert await store.claim(alive.id, "alive", 3600)
         assert await store.claim(expired.id, "late", 0.05)
+        assert await store.claim(ended.id, "finished", 3600)  # (an owner of its own: else asking about it went unseen)
         ended.status = "completed"
-        await store.commit(ended, owner="gone")
+        await store.commit(ended, owner="finished")
         await asyncio.sleep(0.1)
         asked: list[str] = []
 
@@ -1168,7 +1169,17 @@ class StoreContract:
         assert await store.expire_leases_of(gone) == {"gone"}
         assert sorted(asked) == ["alive", "gone"]  # once each; not for an expired lease, nor for an ended run's
         assert set(await store.list_resumable()) == {*(o.id for o in left), expired.id}
+        try:  # the owner stays recorded: its lease fences as any expired lease does, until another owner claims it
+            await store.commit(left[1], owner="gone")
+        except Conflict:
+            pytest.fail(
+                "store.commit(owner='gone') raised Conflict after expire_leases_of expired gone's lease: the owner must"
+                " stay recorded (only lease_expires set to now), its commits applying until another owner claims the"
+                " run, as with any expired lease",
+                pytrace=False,
+            )
         assert await store.claim(left[0].id, "next", 30)  # free to take over
+        await _refused(Conflict, store.commit(left[0], owner="gone"))
         assert not await store.claim(alive.id, "next", 30)  # the live owner's lease is left alone
         assert await store.expire_leases_of(lambda owner: False) == set()
         assert set(await store.list_resumable()) == {left[1].id, expired.id}
