@@ -277,15 +277,17 @@ class Store(ABC):
     @abstractmethod
     async def create_session(self, session: Session) -> Session:
         """Store a new session and return it. `Conflict` when its id exists; `ValueError` unless its
-        `reserved_cost` is 0 and its `total_cost` a valid amount (`checks.check_amount`)."""
+        `reserved_cost` is 0, its `total_cost` a valid amount (kept: a session may start with spending) and its
+        fields could be read back (`checks.check_session`, which checks all of that)."""
 
     @abstractmethod
     async def get_session(self, session_id: str) -> Session:
-        """Raise `NotFound` when absent."""
+        """Raise `NotFound` when absent (an id that is None too: one read from a request that lacked it)."""
 
     @abstractmethod
     async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
-        """The user's sessions, oldest first (`[]` for a user with none)."""
+        """The user's sessions, oldest first (`[]` for a user with none). `UserError` for a `limit` or `offset` that
+        is not an int from 0 to 2**63 - 1 (`checks.check_page(limit, offset)`), as every listing."""
 
     @abstractmethod
     async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
@@ -295,7 +297,8 @@ class Store(ABC):
     @abstractmethod
     async def create_thread(self, thread: Thread) -> Thread:
         """Store a new thread and return it. `NotFound` when its session does not exist (whatever that
-        session's status: the orchestrator checks it is active); `Conflict` when its id exists."""
+        session's status: the orchestrator checks it is active); `Conflict` when its id exists; `ValueError` when its
+        fields could not be read back (`checks.check_thread`)."""
 
     @abstractmethod
     async def get_thread(self, thread_id: str) -> Thread:
@@ -309,7 +312,8 @@ class Store(ABC):
     @abstractmethod
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
         """Store a new orchestration as given and return it. `NotFound` when its session or its thread does
-        not exist; `Conflict` when its id exists."""
+        not exist; `Conflict` when its id exists; `ValueError` when it could not be kept and read back (a NaN
+        cost, an unknown status, None where text goes: `checks.check_orchestration`)."""
 
     @abstractmethod
     async def get_orchestration(self, orchestration_id: str) -> Orchestration:
@@ -366,7 +370,8 @@ class Store(ABC):
         owner has taken it: an expired lease nobody claimed since still fences for its owner.
 
         `NotFound` when the session does not exist; `ValueError` on invalid amounts or events or calls of
-        another session (`checks.check_commit`); none of them writes anything.
+        another session (`checks.check_commit`), or an orchestration that could not be kept and read back
+        (`checks.check_orchestration`); none of them writes anything.
 
         A commit that raises `StoreUnavailable` wrote nothing, so the orchestrator retries it; a store
         that cannot tell (a lost acknowledgement) must find out before raising it."""
@@ -480,11 +485,15 @@ class Store(ABC):
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
         """Reserve `amount` dollars if `total_cost + reserved_cost + amount <= cost_limit` (always when
         the session has no limit); remember it against `orchestration_id`. Atomic; returns whether
-        it was reserved."""
+        it was reserved. `NotFound` for an unknown session (the built-in stores do not look the orchestration
+        up: the orchestrator creates it first; a store may refuse an unknown one with `NotFound` too);
+        `ValueError` for an invalid amount (`checks.check_amount("amount", amount)`)."""
 
     @abstractmethod
     async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
-        """Release whatever `orchestration_id` still holds reserved (after a crash); returns the amount."""
+        """Release whatever `orchestration_id` still holds reserved (after a crash); returns the amount (0.0 when
+        it holds none). `NotFound` for an unknown session (the orchestration id is not looked up, as in
+        `reserve_budget`)."""
 
     # -- events -------------------------------------------------------------------------------
     @abstractmethod
@@ -630,7 +639,7 @@ class Store(ABC):
     @abstractmethod
     async def create_api_key(self, key: ApiKey) -> ApiKey:
         """Store a new API key (only its hash is ever stored) and return it; `Conflict` when its `key_hash`, or its
-        `id`, exists."""
+        `id`, exists; `ValueError` when its fields could not be read back (`checks.check_api_key`)."""
 
     @abstractmethod
     async def get_api_key(self, key_hash: str) -> ApiKey | None:
@@ -669,12 +678,15 @@ class Store(ABC):
 
     @abstractmethod
     async def user_analytics(self, user_id: str) -> Analytics:
-        """`Analytics` of every session of the user (`scope="user"`, `sessions` and `threads` the user's);
-        all zeros for a user with none (not `NotFound`)."""
+        """`Analytics` of the user (`scope="user"`): its sessions, threads, orchestrations and call records are
+        those whose own `user_id` is `user_id` (the orchestrator gives each the session's); all zeros for a user
+        with none (not `NotFound`). `ValueError` for a `user_id` that is not a string
+        (`checks.check_name("user_id", user_id)`)."""
 
     @abstractmethod
     async def model_stats(self, model_name: str) -> ModelStats:
         """Live statistics of one model over every recorded call (all users, generations and judgements):
         requests, errors, latency percentiles; `mean_score_by_domain` averages the scores of its
         generations only (a judge call's score is the verdict it gave, not one it earned). An unknown
-        model has all zeros."""
+        model has all zeros. `ValueError` for a `model_name` that is not a string
+        (`checks.check_name("model_name", model_name)`)."""

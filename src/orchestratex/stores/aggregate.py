@@ -41,7 +41,8 @@ class OrchestrationTotals:
     `add` once per group: `domain` as stored, with None mapped to `"general"`; `n` orchestrations; `pico`
     the sum of their `total_cost` in pico-dollars (`checks.to_pico` of each, summed as integers);
     `iterations` the sum of their iteration counts; `score_units` and `scored` the sum (`score_units` of each,
-    summed as integers) and count of their `final_score`s that are not None. It then sets `overage_pico`
+    summed as integers) and count of their `final_score`s that count (`counted_score`: a number from 0 to 10; None,
+    NaN and one out of range do not). It then sets `overage_pico`
     (Σ `overage_cost` in pico-dollars, summed apart because few orchestrations have one) and calls `analytics`
     with the figures it computes itself (the scope's sessions and threads, tokens, the median final score, and
     from its call records the latency percentiles and per-model usage). The means, the per-status counts and the
