@@ -17,8 +17,9 @@ import pytest
 
 from orchestratex.events import Event
 from orchestratex.records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, Orchestration, Session, Thread
-from orchestratex.stores import MemoryStore, ModelStats, Started, Store
+from orchestratex.stores import Analytics, MemoryStore, ModelStats, Started, Store
 from orchestratex.stores._memory_rows import C_DOMAIN, C_SCORE
+from orchestratex.stores.aggregate import counted_score, mean_score
 from orchestratex.stores.checks import check_start, to_pico
 from orchestratex.testing.store_contract import StoreContract, StoreFactory
 
@@ -364,3 +365,36 @@ async def test_a_store_expiring_the_leases_of_owners_gone_wrongly_fails_the_suit
     # (both passed: the ended run's lease was held by an owner also gone, and no commit followed the expiry)
     test = "test_expire_leases_of_frees_the_runs_of_owners_gone"
     assert await _fails(store_class(), test) == (store_class is not MemoryStore)
+
+
+class TruncatesScoreUnits(MemoryStore):
+    """Sums final scores as `int(score * 1e9)`, truncated where `aggregate.score_units` rounds: exact whatever the order
+    of the additions, but 8.2 counts as 8.199999999 (docs/stores.md: `int(score * 1e9 + 0.5)`)."""
+
+    async def _truncated(self, got: Analytics, runs: list[Orchestration]) -> Analytics:
+        sums: dict[str | None, list[int]] = {}
+        for o in runs:
+            if counted_score(o.final_score):
+                for key in (None, o.domain or "general"):
+                    acc = sums.setdefault(key, [0, 0])
+                    acc[0] += int(o.final_score * 1e9)
+                    acc[1] += 1
+        domains = [
+            d.model_copy(update={"mean_final_score": mean_score(*sums.get(d.domain, [0, 0]))}) for d in got.domains
+        ]
+        return got.model_copy(update={"mean_final_score": mean_score(*sums.get(None, [0, 0])), "domains": domains})
+
+    async def session_analytics(self, session_id: str) -> Analytics:
+        runs = await self.list_orchestrations(session_id=session_id, limit=10**6)
+        return await self._truncated(await super().session_analytics(session_id), runs)
+
+    async def user_analytics(self, user_id: str) -> Analytics:
+        runs = [o for o in await self.list_orchestrations(limit=10**6) if o.user_id == user_id]
+        return await self._truncated(await super().user_analytics(user_id), runs)
+
+
+async def test_a_store_truncating_score_units_fails_the_suite() -> None:
+    # (it passed: none of the suite's final scores was one whose product by 1e9 falls just below a whole number)
+    test = "test_mean_final_scores_are_exact_whatever_the_order_of_addition"
+    assert not await _fails(MemoryStore(), test)
+    assert await _fails(TruncatesScoreUnits(), test)

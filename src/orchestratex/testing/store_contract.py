@@ -1492,6 +1492,8 @@ class StoreContract:
             ("writing", "cancelled", 1.2),
             ("coding", "completed", 6.7),
             ("writing", "completed", 2.4),
+            ("math", "completed", 8.2),  # (8.2 * 1e9 is 8199999999.999999: truncated, not rounded, it made 8.199999999)
+            ("math", "failed", 8.2),
             ("writing", "completed", math.nan),  # (read back as None: not a score, in any store)
             ("coding", "completed", math.inf),
         )
@@ -1500,10 +1502,11 @@ class StoreContract:
             o.status, o.final_score = status, score
             await store.commit(o)
         for got in (await store.session_analytics(session.id), await store.user_analytics("alice")):
-            assert (got.mean_final_score, got.median_final_score) == (5.4, (6.6 + 6.7) / 2)
+            assert (got.mean_final_score, got.median_final_score) == (6.1, (6.7 + 7.5) / 2)
             assert [(d.domain, d.mean_final_score) for d in got.domains] == [
                 ("coding", 7.1),
                 ("general", None),
+                ("math", 8.2),
                 ("writing", 3.7),
             ]
 
