@@ -398,3 +398,17 @@ async def test_a_store_truncating_score_units_fails_the_suite() -> None:
     test = "test_mean_final_scores_are_exact_whatever_the_order_of_addition"
     assert not await _fails(MemoryStore(), test)
     assert await _fails(TruncatesScoreUnits(), test)
+
+
+class StartsSessionsUnspent(MemoryStore):
+    """Keeps a new session's `total_cost` as 0, whatever it was created with (the money kept apart from the document,
+    and started from nothing)."""
+
+    async def create_session(self, session: Session) -> Session:
+        return await super().create_session(session.model_copy(update={"total_cost": 0.0}))
+
+
+async def test_a_store_dropping_a_new_sessions_spending_fails_the_suite() -> None:
+    # (it passed: every session of the suite was created with nothing spent)
+    assert not await _fails(MemoryStore(), "test_session_round_trip")
+    assert await _fails(StartsSessionsUnspent(), "test_session_round_trip")

@@ -233,8 +233,9 @@ class StoreContract:
 
     # -- sessions -----------------------------------------------------------------------------
     async def test_session_round_trip(self, store: Store) -> None:
-        session = await _session(store, cost_limit=2.5, max_iterations=7)
+        session = await _session(store, cost_limit=2.5, max_iterations=7, total_cost=0.25)  # (it may start spent)
         got = await store.get_session(session.id)
+        assert got.total_cost == 0.25, "a session created with a total_cost must keep it (it counts against its limit)"
         assert got.model_dump() == session.model_dump()
         assert got.settings.cost_limit == 2.5
         await _refused(Conflict, store.create_session(session))
