@@ -87,7 +87,7 @@ def test_the_openai_js_sdk_s_preflight_is_allowed_and_others_still_refused(make_
     allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
     assert set(OPENAI_NODE_HEADERS.split(",")) <= allowed
     assert _preflight(api.client, "/api/sessions/", "x-api-key, Content-Type").status_code == 200
-    for refused in ("x-stainless-os,x-evil", "idempotency-key", "x-stainless-", "cookie"):
+    for refused in ("x-stainless-os,x-evil", "x-stainless-", "cookie"):
         assert _preflight(api.client, "/v1/chat/completions", refused).status_code == 400, refused
     r = api.client.get("/api/models/", headers={"Origin": "https://app.example.com", **api.alice})
     exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
@@ -116,11 +116,29 @@ def test_a_page_may_send_an_idempotency_key_with_the_start_of_an_orchestration(m
     again = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=sent)
     assert (first.status_code, again.status_code) == (202, 202) and first.json()["_id"] == again.json()["_id"]
     assert "idempotent-replayed" in again.headers["access-control-expose-headers"].lower()  # (its script may read it)
-    # no other route reads it: asked for elsewhere (/v1 too), still refused, saying so
-    for path in ("/api/sessions/", "/v1/chat/completions", "/api/orchestration/startx"):
+    # the routes that do not read it (a chat completion does: below) still refuse it, saying so
+    for path in ("/api/sessions/", "/v1/models", "/api/orchestration/startx"):
         r = _preflight(api.client, path, "idempotency-key")
         assert r.status_code == 400, path
         assert "the server does not read the header 'idempotency-key'" in r.json()["detail"]
+
+
+def test_a_page_may_send_an_idempotency_key_with_a_chat_completion(make_api: Callable[..., Api]) -> None:
+    # POST /v1/chat/completions reads `Idempotency-Key` (docs/openai-compatible.md, "Sending a call again"), but a page
+    # of an allowed origin asking to send it was refused: "the server does not read the header 'idempotency-key'"
+    api = make_api(cors_origins=("https://app.example.com",))
+    for path in ("/v1/chat/completions", "/v1/chat/completions/"):
+        r = _preflight(api.client, path, OPENAI_NODE_HEADERS + ",idempotency-key")
+        assert r.status_code == 200, r.text
+        allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+        assert {*OPENAI_NODE_HEADERS.split(","), "idempotency-key"} <= allowed
+    body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "Name a prime"}]}
+    sent = {"Origin": "https://app.example.com", "Idempotency-Key": "page-call-1", **api.alice}
+    first = api.client.post("/v1/chat/completions", json=body, headers=sent)
+    again = api.client.post("/v1/chat/completions", json=body, headers=sent)
+    assert (first.status_code, again.status_code) == (200, 200) and first.json()["id"] == again.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" in again.headers["access-control-expose-headers"].lower()  # (its script may read it)
 
 
 @pytest.mark.slow

@@ -2,14 +2,15 @@
 answer headers its scripts may read.
 
 Allowed: what the server reads (`Authorization`, `X-API-Key`, `Content-Type`, `traceparent`,
-`tracestate`, and `Idempotency-Key` for `POST /api/orchestration/start`, the one route that reads it) and what the
+`tracestate`, and `Idempotency-Key` for `POST /api/orchestration/start` and `POST /v1/chat/completions`, the routes
+that read it) and what the
 official OpenAI JavaScript SDK sends from a browser (`User-Agent`,
 `OpenAI-Organization`, `OpenAI-Project`, `OpenAI-Beta` and its `X-Stainless-*` headers, whose set grows
 with the SDK: any header of that prefix is allowed). A preflight asking for any other header is refused,
 as before. Exposed: the rate-limit headers and `x-should-retry`, which the SDK reads to know that a failed
 call must not be retried (it ran and may have spent): hidden from it, the SDK would retry and pay again; `/v1`'s
 `x-request-id`, which the SDK reads (`_request_id`) for its callers to log; and `Idempotent-Replayed`, which says that
-a start answered the orchestration an earlier one stored with its `Idempotency-Key`.
+a start or a chat completion answered the orchestration an earlier one stored with its `Idempotency-Key`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ EXPOSE_HEADERS = (
 )
 _SDK_PREFIX = "x-stainless-"
 _KEY = "idempotency-key"
-_START = "/api/orchestration/start"
+_KEYED = ("/api/orchestration/start", "/v1/chat/completions")
+"""The routes that read `Idempotency-Key` (a call sent again answers the orchestration the first one stored)."""
 NULL_ORIGIN = (
     "a page opened from a file or in a sandboxed frame has the origin 'null', which no setting can allow (any other"
     " page could claim it): serve the page over http:// or https://"
@@ -71,14 +73,14 @@ class ApiCors(CORSMiddleware):
         if scope["type"] == "http" and scope["method"] == "OPTIONS":  # (a preflight's answer depends on its path)
             headers = Headers(scope=scope)
             if "origin" in headers and "access-control-request-method" in headers:
-                keyed = scope["path"].rstrip("/").endswith(_START)
+                keyed = scope["path"].rstrip("/").endswith(_KEYED)
                 await self.preflight_response(headers, keyed=keyed)(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
     def preflight_response(self, request_headers: Headers, *, keyed: bool = False) -> Response:
-        """The answer to a preflight; `keyed`: one for the start of an orchestration, which may ask for
-        `Idempotency-Key` (the one route that reads it)."""
+        """The answer to a preflight; `keyed`: one for a route that reads `Idempotency-Key` (the start of an
+        orchestration, a chat completion), which may ask for it."""
         response = self._preflight(request_headers, keyed)
         if response.status_code != 400:
             return response
@@ -141,7 +143,7 @@ def _sdk_header(name: str) -> bool:
 
 def _also_allowed(name: str, keyed: bool) -> bool:
     """Whether `name` (lowercase), not in `ALLOW_HEADERS`, is allowed in a preflight: an `X-Stainless-*` header, or
-    `Idempotency-Key` in one for the start of an orchestration (`keyed`), the one route that reads it."""
+    `Idempotency-Key` in one for a route that reads it (`keyed`: the start of an orchestration, a chat completion)."""
     return _sdk_header(name) or (keyed and name == _KEY)
 
 
