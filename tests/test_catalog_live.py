@@ -197,6 +197,29 @@ def test_a_watched_file_caught_empty_as_it_is_saved_in_place_keeps_its_models(
     assert "is empty (being written?)" in caplog.text and "include_default changed" not in caplog.text
 
 
+def test_a_watched_file_named_by_a_relative_path_takes_a_new_model_without_saying_its_providers_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`orchestratex serve --catalog models.toml` (a path relative to the folder it runs in): adding a model to the
+    file logged the WARNING "its [providers] changed; endpoints are built when an orchestrator starts (restart to
+    apply)" though no endpoint had changed (the first read named the file as given, every reload by its absolute
+    path, and an endpoint's name of its file counted in the comparison): the docs say a new model needs no restart."""
+    monkeypatch.chdir(tmp_path)
+    endpoint = '[providers.local]\nkind = "openai"\nbase_url = "{}"\n'
+    model = '[[models]]\nname = "local:{}"\ninput_cost_per_1k = 0\noutput_cost_per_1k = 0\n'
+    path = tmp_path / "models.toml"
+    write(path, endpoint.format("http://127.0.0.1:9/v1") + model.format("a"))
+    catalog = ModelCatalog.from_file("models.toml", watch=True, interval=0)
+    write(path, endpoint.format("http://127.0.0.1:9/v1") + model.format("a") + model.format("b"))
+    with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+        assert "local:b" in catalog
+    assert "[providers] changed" not in caplog.text
+    write(path, endpoint.format("http://127.0.0.1:10/v1") + model.format("a") + model.format("b"))  # (a real change)
+    with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+        assert "local:b" in catalog
+    assert "its [providers] changed; endpoints are built when an orchestrator starts (restart to apply)" in caplog.text
+
+
 def test_a_watched_file_layered_over_a_catalog_may_alias_its_models(tmp_path: Path) -> None:
     path = tmp_path / "override.toml"
     write(

@@ -81,8 +81,9 @@ class ProviderSpec:
     api_key_env: str | None = None
     """The variable holding its API key; when named, it must be set."""
     options: Mapping[str, Any] = field(default_factory=dict)
-    source: str = "the catalog file"
-    """The file that declares it (named in errors)."""
+    source: str = field(default="the catalog file", compare=False)
+    """The file that declares it (named in errors; not compared: the file named by a relative path, then by its
+    absolute path as a watched file is read again, declares the same endpoint)."""
 
     def build(self, env: Mapping[str, str]) -> Provider:
         """The provider, configured from this spec and the key in `env`; errors name the file and the key."""
