@@ -359,6 +359,26 @@ def test_a_router_choosing_by_alias_or_outside_the_candidates_is_told_what_to_re
     )
 
 
+def test_a_router_choosing_a_model_whose_call_failed_is_told_it_failed() -> None:
+    """A router with a fixed choice, asked again to fall back after that model's call failed, was told only that the
+    model was not among the candidates, which it had been a moment before."""
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return VERDICT
+        return "" if request.model.name == "function:a" else "ok"  # a's answer is empty: its attempt failed
+
+    models = catalog("function", ("a", "b", "c"))
+    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=models, router=Chooses("function:a")).run_sync(
+        "Hi"
+    )
+    assert result.status == "failed" and result.error == (
+        "the router chose 'function:a', which is not among the candidates: its call failed earlier in this run, so it"
+        " is no candidate for the rest of the run; a router chooses among the candidates it is given (function:b,"
+        " function:c)"
+    )
+
+
 class _Sized(Evaluator):
     """An evaluator of one's own whose `panel_size_for` returns `size`."""
 

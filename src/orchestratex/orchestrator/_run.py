@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import replace
 
 from .._dollars import dollars
@@ -301,7 +301,7 @@ class Run(Committing):
         decision = checked_decision(self.router, await self.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
-            raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog))
+            raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog, self.failed))
         it = made(
             Iteration,
             index=len(doc.iterations) + 1,
@@ -503,7 +503,7 @@ class Run(Committing):
         decision = checked_decision(self.router, await self.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
-            raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog), ledger)
+            raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog, self.failed), ledger)
         it.model_name = decision.model_name
         it.reasoning = f"fallback after {name} failed ({type(exc).__name__}): {decision.reasoning}"
         self.telemetry.routed(it, decision.scores, fallback_from=name)
@@ -832,8 +832,12 @@ class _JudgeCall(RunJudgeCall):
         return SET_ASIDE
 
 
-def _not_a_candidate(name: str, candidates: Sequence[ModelProfile], catalog: ModelCatalog) -> str:
-    """Why a router's choice was refused: the candidates it had, and the full name when it chose one by an alias."""
+def _not_a_candidate(
+    name: str, candidates: Sequence[ModelProfile], catalog: ModelCatalog, failed: Collection[str] = ()
+) -> str:
+    """Why a router's choice was refused: the candidates it had, the full name when it chose one by an alias, and
+    that the model failed earlier in the run when it did (a router choosing a fixed model, asked again to fall back
+    after that model's call failed, was told only that it was no candidate)."""
     message = f"the router chose {name!r}, which is not among the candidates"
     try:
         full = catalog.get(name).name
@@ -842,4 +846,9 @@ def _not_a_candidate(name: str, candidates: Sequence[ModelProfile], catalog: Mod
     if full != name and any(m.name == full for m in candidates):
         return f"{message}: it is an alias, and a router returns the candidate's name, {full!r}"
     shown = ", ".join(m.name for m in candidates[:8]) + (", …" if len(candidates) > 8 else "")
+    if full in failed:
+        return (
+            f"{message}: its call failed earlier in this run, so it is no candidate for the rest of the run;"
+            f" a router chooses among the candidates it is given ({shown})"
+        )
     return f"{message} ({shown})"
