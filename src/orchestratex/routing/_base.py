@@ -125,18 +125,30 @@ class Router(ABC):
     """Chooses which model answers.
 
     The orchestrator passes only *eligible* candidates (active, preferred, fitting the context
-    window and the remaining budget, circuit closed) and rejects a decision outside them.
+    window and the remaining budget, circuit closed) and rejects a decision outside them; it does not
+    stop a router asking again a model whose answer was rejected (`task.failed_models`: the policy is
+    the router's). `select`, `observe` and `attach` are awaited on the orchestrator's event loop, with
+    no time limit: do not block it. Writing one: docs/routing.md, "Your own router".
     """
 
     name: str = "router"
-    """Key under which the router's statistics persist in the store."""
+    """Key under which the router's statistics persist in the store: give a router of your own a name of its own (a
+    `LearningRouter` sharing another's name restores that router's statistics and adds to them)."""
 
     @abstractmethod
     async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
-        """Choose one of `candidates` (never empty) for `task`."""
+        """Choose one of `candidates` (never empty) for `task`: return `RoutingDecision(model_name=<a candidate's
+        full name, candidate.name>, reasoning=<one sentence>, scores=<optional: a finite number by model name>)`.
+
+        When the chosen model's call fails, it is called again for the same iteration, with the same `task` (a
+        failed call is no `Attempt`) and that model no longer among the candidates, for the rest of the run: choose
+        among the candidates given each time. A choice outside them ends the run `failed` (`result.error` says why);
+        an exception, a return that is not a `RoutingDecision` or a score that is not finite is raised by `run`."""
 
     async def observe(self, feedback: RoutingFeedback) -> None:
-        """Learn from an evaluated outcome. The default router updates its statistics; others may ignore it."""
+        """Learn from an evaluated outcome: awaited once for each judged answer (refinements' too, never a failed
+        call), after its judging and before the next `select`. An error it raises is logged as a WARNING on
+        `orchestratex.orchestrator` and the run goes on. The default does nothing."""
         return None
 
     async def attach(self, store: Store) -> None:
@@ -155,17 +167,22 @@ class LearningRouter(Router):
     """A router that learns from every evaluated outcome and keeps what it learned in the store,
     under its `name`, so routing improves with use and survives restarts.
 
-    Subclasses implement `update` (learn one outcome in memory) and `restore` (rebuild from the
-    statistics persisted in the store); `observe` does `update` and then persists the outcome.
+    Subclasses implement `select`, `update` (learn one outcome in memory) and `restore` (rebuild from the
+    statistics persisted in the store), and leave `observe` and `attach` as they are: `observe` does `update` and then
+    adds the outcome to the store's sums for (`name`, domain, model), a `RoutingStat` (`n`, `score_sum`,
+    `score_sq_sum`, `cost_sum`, `latency_ms_sum`, `output_tokens_sum`); the prompt, the attempts and the judging cost
+    are not kept, so what `update` learns from them is lost at a restart.
     """
 
     _store: Store | None = None
 
     async def attach(self, store: Store) -> None:
-        """Load the statistics persisted in `store`. A router attached before (the same router object given to
-        another orchestrator: a notebook cell run again, an orchestrator made per request) to a store that holds
-        statistics of it first forgets what it held, so they are not counted twice; attached to a store holding
-        none (a new one: a lab replay), it keeps what it learned."""
+        """Load the statistics persisted in `store`: `restore(await store.routing_stats(self.name))`. A built-in
+        router attached before (the same router object given to another orchestrator: a notebook cell run again, an
+        orchestrator made per request) to a store that holds statistics of it first forgets what it held, so they
+        are not counted twice; attached to a store holding none (a new one: a lab replay), it keeps what it learned.
+        A `LearningRouter` of your own is not made to forget: `restore` adds the statistics to what it holds, unless
+        it replaces them (or give each orchestrator a new router)."""
         stats = await store.routing_stats(self.name)
         if self._store is not None and stats:
             self._forget()
@@ -190,11 +207,13 @@ class LearningRouter(Router):
 
     @abstractmethod
     def update(self, feedback: RoutingFeedback) -> None:
-        """Add one observation in memory only (what `observe` does before persisting it)."""
+        """Add one observation in memory only (what `observe` does before persisting it; all `lab.replay` calls). A
+        plain `def`. An error it raises is logged as `observe`'s, and the outcome is not stored."""
 
     @abstractmethod
     def restore(self, stats: Sequence[RoutingStat]) -> None:
-        """Add the statistics persisted in the store (called once, by `attach`)."""
+        """Add the statistics persisted in the store (called once, by `attach`, with every `RoutingStat` the store
+        keeps under `name`, sorted by domain, then model; `[]` for a new store). A plain `def`."""
 
 
 _OFFLINE: ContextVar[bool] = ContextVar("orchestratex_routing_offline", default=False)
