@@ -477,6 +477,53 @@ def test_a_router_or_evaluator_of_ones_own_with_a_plain_def_is_refused_when_give
     assert Orchestrator(simulate=True, router=AsyncFirst()).run_sync("Hello", max_iterations=1).status == "completed"
 
 
+def test_a_learning_router_with_an_async_update_or_restore_is_refused_when_given() -> None:
+    # `async def update` (or `restore`) was taken: `observe` and `attach` call them without awaiting them, so the
+    # router learned nothing from its runs (or restored nothing after a restart) while its outcomes were stored.
+    from collections.abc import Sequence
+
+    from orchestratex import ModelProfile, RoutingDecision
+    from orchestratex.routing import LearningRouter, RoutingFeedback, Task
+    from orchestratex.stores import RoutingStat
+
+    class Learns(LearningRouter):
+        name = "learns"
+
+        def __init__(self) -> None:
+            self.seen = 0
+
+        async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+            return RoutingDecision(model_name=candidates[0].name, reasoning="first")
+
+        def update(self, feedback: RoutingFeedback) -> None:
+            self.seen += 1
+
+        def restore(self, stats: Sequence[RoutingStat]) -> None:
+            self.seen += sum(s.n for s in stats)
+
+    class AsyncUpdate(Learns):
+        async def update(self, feedback: RoutingFeedback) -> None:  # type: ignore[override]
+            self.seen += 1
+
+    class AsyncRestore(Learns):
+        async def restore(self, stats: Sequence[RoutingStat]) -> None:  # type: ignore[override]
+            self.seen += sum(s.n for s in stats)
+
+    with pytest.raises(
+        UserError,
+        match=r"^AsyncUpdate\.update must be a plain function, as LearningRouter\.observe calls it without awaiting it"
+        r" \(an `async def update` never runs\): write `def update\(self, feedback\)`$",
+    ):
+        Orchestrator(simulate=True, router=AsyncUpdate())
+    with pytest.raises(
+        UserError, match=r"^AsyncRestore\.restore must be a plain function, .* `def restore\(self, stats\)`"
+    ):
+        Orchestrator(simulate=True, router=AsyncRestore())
+    router = Learns()
+    assert Orchestrator(simulate=True, router=router).run_sync("Hello", max_iterations=1).status == "completed"
+    assert router.seen == 1
+
+
 def test_a_provider_class_given_for_an_instance_says_to_make_one() -> None:
     # `providers=[SimulatedProvider]` said "providers must hold Provider objects (…), not ABCMeta <class
     # 'orchestratex.providers.simulated._provider.SimulatedProvider'>", as a router class given says what to write

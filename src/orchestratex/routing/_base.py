@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -242,6 +243,16 @@ def check_router(router: Router) -> None:
     'await' expression" (logged as failing unexpectedly, the run stored as failed)."""
     for method, arguments in (("select", "task, candidates"), ("observe", "feedback"), ("attach", "store")):
         check_async(router, method, arguments)
+    if isinstance(router, LearningRouter):
+        # (the other way round: `async def update` or `async def restore` was taken; `observe` and `attach` call them
+        # without awaiting them, so the router learned nothing, only Python's "coroutine … was never awaited" said so)
+        for method, arguments, caller in (("update", "feedback", "observe"), ("restore", "stats", "attach")):
+            if inspect.iscoroutinefunction(getattr(type(router), method, None)):
+                raise UserError(
+                    f"{type(router).__name__}.{method} must be a plain function, as LearningRouter.{caller} calls"
+                    f" it without awaiting it (an `async def {method}` never runs):"
+                    f" write `def {method}(self, {arguments})`"
+                )
 
 
 def check_inputs(task: object, candidates: object) -> None:
