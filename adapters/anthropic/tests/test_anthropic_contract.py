@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -60,6 +61,37 @@ class TestAnthropicContract(ProviderContract):
 
     def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
         return Reply(200, json=message(usage, text=text, stop_reason="end_turn" if finish == "stop" else "max_tokens"))
+
+    def stream_reply(self, usage: Usage, *, pieces: list[str], finish: Literal["stop", "length"] = "stop") -> Reply:
+        whole = message(usage, text="", stop_reason="end_turn" if finish == "stop" else "max_tokens")
+        start = whole | {"content": [], "stop_reason": None, "usage": whole["usage"] | {"output_tokens": 1}}
+        events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+        text_index = 0
+        if usage.reasoning_tokens:
+            thinking = {"type": "thinking", "thinking": "Primes...", "signature": "EqQBCgIYAhIM"}
+            events += [
+                {"type": "content_block_start", "index": 0, "content_block": thinking},
+                {"type": "content_block_stop", "index": 0},
+            ]
+            text_index = 1
+        events.append(
+            {"type": "content_block_start", "index": text_index, "content_block": {"type": "text", "text": ""}}
+        )
+        events += [
+            {"type": "content_block_delta", "index": text_index, "delta": {"type": "text_delta", "text": p}}
+            for p in pieces
+        ]
+        events += [
+            {"type": "content_block_stop", "index": text_index},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": whole["stop_reason"], "stop_sequence": None},
+                "usage": whole["usage"],
+            },
+            {"type": "message_stop"},
+        ]
+        body = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+        return Reply(200, content=body, headers={"content-type": "text/event-stream"})
 
     def error_reply(self, kind: ErrorKind, *, headers: Mapping[str, str] | None = None) -> Reply:
         status, kind_name, text = _ERRORS[kind]

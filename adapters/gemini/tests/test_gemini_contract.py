@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -70,6 +71,16 @@ class TestGeminiContract(ProviderContract):
             ),
         )
 
+    def stream_reply(self, usage: Usage, *, pieces: list[str], finish: Literal["stop", "length"] = "stop") -> Reply:
+        last = gemini_response(usage, text=pieces[-1], finish="STOP" if finish == "stop" else "MAX_TOKENS")
+        chunks = [
+            {"candidates": [{"content": {"parts": [{"text": p}], "role": "model"}, "index": 0}]}
+            | {k: last[k] for k in ("modelVersion", "responseId")}
+            for p in pieces[:-1]
+        ]
+        body = b"".join(f"data: {json.dumps(c)}\r\n\r\n".encode() for c in [*chunks, last])
+        return Reply(200, content=body, headers={"content-type": "text/event-stream"})
+
     def error_reply(self, kind: ErrorKind, *, headers: Mapping[str, str] | None = None) -> Reply:
         status, name, text = _ERRORS[kind]
         return Reply(
@@ -92,7 +103,8 @@ class TestGeminiContract(ProviderContract):
     def check_request(self, sent: RecordedRequest, request: GenerationRequest) -> None:
         assert sent.method == "POST"
         assert sent.url.startswith("https://generativelanguage.googleapis.com/")
-        assert sent.url.endswith(f"/models/{request.model.version}:generateContent")
+        method = "streamGenerateContent?alt=sse" if "streamGenerateContent" in sent.url else "generateContent"
+        assert sent.url.endswith(f"/models/{request.model.version}:{method}")
         assert sent.headers["x-goog-api-key"] == "AIza-test"
         body = sent.json
         expected = [{"role": "user", "parts": [{"text": m.content}]} for m in request.messages if m.role == "user"]

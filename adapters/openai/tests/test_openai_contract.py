@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -117,6 +118,15 @@ def responses_object(usage: Usage, *, text: str, incomplete: str | None = None) 
     }
 
 
+def sse(*events: object) -> bytes:
+    """Server-sent events, one `data:` line each, then `data: [DONE]`."""
+    return (
+        "".join(f"data: {json.dumps(event)}\n\n" for event in (*events, "[DONE]"))
+        .replace('data: "[DONE]"', "data: [DONE]")
+        .encode()
+    )
+
+
 class TestOpenAIChatContract(ProviderContract):
     provider_class = OpenAIProvider
     api_key_env = "OPENAI_API_KEY"
@@ -128,6 +138,19 @@ class TestOpenAIChatContract(ProviderContract):
 
     def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
         return Reply(200, json=chat_completion(usage, text=text, finish=finish))
+
+    def stream_reply(self, usage: Usage, *, pieces: list[str], finish: Literal["stop", "length"] = "stop") -> Reply:
+        whole = chat_completion(usage, text="", finish=finish)
+        chunk = {k: whole[k] for k in ("id", "created", "model", "system_fingerprint")} | {
+            "object": "chat.completion.chunk"
+        }
+        events: list[object] = [
+            chunk | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+        ]
+        events += [chunk | {"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+        events.append(chunk | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        events.append(chunk | {"choices": [], "usage": whole["usage"]})  # stream_options.include_usage
+        return Reply(200, content=sse(*events), headers={"content-type": "text/event-stream"})
 
     def error_reply(self, kind: ErrorKind, *, headers: Mapping[str, str] | None = None) -> Reply:
         status, error = _ERRORS[kind]
@@ -167,6 +190,28 @@ class TestOpenAIResponsesContract(TestOpenAIChatContract):
         return Reply(
             200, json=responses_object(usage, text=text, incomplete="max_output_tokens" if finish == "length" else None)
         )
+
+    def stream_reply(self, usage: Usage, *, pieces: list[str], finish: Literal["stop", "length"] = "stop") -> Reply:
+        incomplete = "max_output_tokens" if finish == "length" else None
+        done = responses_object(usage, text="".join(pieces), incomplete=incomplete)
+        item = done["output"][0]
+        started = done | {"status": "in_progress", "output": [], "usage": None}
+        events: list[object] = [{"type": "response.created", "sequence_number": 0, "response": started}]
+        events += [
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": n,
+                "item_id": item["id"],
+                "output_index": 0,
+                "content_index": 0,
+                "delta": p,
+                "logprobs": [],
+            }
+            for n, p in enumerate(pieces, start=1)
+        ]
+        kind = "response.incomplete" if incomplete else "response.completed"
+        events.append({"type": kind, "sequence_number": len(pieces) + 1, "response": done})
+        return Reply(200, content=sse(*events), headers={"content-type": "text/event-stream"})
 
     def blocked_reply(self) -> Reply:
         return Reply(200, json=responses_object(Usage(input_tokens=30), text="", incomplete="content_filter"))

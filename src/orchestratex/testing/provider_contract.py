@@ -337,6 +337,14 @@ class ProviderContract(ABC):
     def check_json_request(self, sent: RecordedRequest) -> None:
         """Assert that `sent` asks the vendor for a JSON object (the request had `json_output=True`)."""
 
+    def stream_reply(
+        self, usage: Usage, *, pieces: list[str], finish: Literal["stop", "length"] = "stop"
+    ) -> Reply | None:
+        """The vendor's documented streamed answer (server-sent events, say, as `content=` bytes) handing over
+        `pieces` in that order, then `finish` and exactly `usage`; None (the default) when the adapter does not stream.
+        An adapter that overrides `Provider.generate_stream` gives it, or the streaming scenarios are skipped."""
+        return None
+
     def model_profile(self) -> ModelProfile:
         """A priced model served by the adapter; override to use one of your catalog's models."""
         name = self.provider_class.name
@@ -520,6 +528,38 @@ class ProviderContract(ABC):
             assert isinstance(error, MalformedResponse), f"{reply!r} gave {error!r}"
             assert not error.retryable
 
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("reply", "expected"),
+        [
+            (
+                Reply(
+                    502,
+                    content=b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                    headers={"content-type": "text/html"},
+                ),
+                ProviderServerError,
+            ),
+            (Reply(503, content=b"", headers={"retry-after": "4"}), ProviderServerError),
+            (
+                Reply(429, content=b"Too Many Requests", headers={"content-type": "text/plain", "retry-after": "3"}),
+                RateLimited,
+            ),
+        ],
+        ids=["502-html", "503-empty", "429-text"],
+    )
+    async def test_error_body_that_is_not_json(
+        self, provider: Provider, server: MockServer, reply: Reply, expected: type[ProviderError]
+    ) -> None:
+        # A gateway, proxy or load balancer before the vendor answers an error status with HTML, plain text or
+        # nothing: the status alone decides the exception, and its `Retry-After` is still honoured.
+        error = await self._fail(provider, server, reply)
+        assert isinstance(error, expected), f"{reply!r} gave {error!r}, not a {expected.__name__}"
+        assert error.retryable
+        assert error.status_code == reply.status  # type: ignore[attr-defined]
+        if "retry-after" in reply.headers:
+            assert error.retry_after == float(reply.headers["retry-after"])  # type: ignore[attr-defined]
+
     @pytest.mark.parametrize("kind", ["auth", "forbidden"])
     @pytest.mark.asyncio
     async def test_authentication_error_names_the_variable(
@@ -544,6 +584,62 @@ class ProviderContract(ABC):
         assert not error.retryable
         if self.blocked_usage is not None:
             assert error.usage == self.blocked_usage
+
+    # -- streaming -------------------------------------------------------------------------------
+    def _stream_reply_or_skip(self, usage: Usage, pieces: list[str]) -> Reply:
+        reply = self.stream_reply(usage, pieces=pieces)
+        if reply is None:
+            pytest.skip("the contract gives no stream_reply (the adapter does not stream)")
+        return reply
+
+    @pytest.mark.asyncio
+    async def test_stream_hands_over_the_pieces_in_order_with_exact_usage(
+        self, provider: Provider, server: MockServer
+    ) -> None:
+        pieces = ["Seven", " is", " prime", "."]
+        details = {"cached_input_tokens": 200, "reasoning_tokens": 45} if self.reports_token_details else {}
+        usage = Usage(input_tokens=1200, output_tokens=345, **details)
+        server.queue(self._stream_reply_or_skip(usage, pieces))
+        request = self.make_request(stop=None)  # (stop sequences or JSON may be applied to the whole text first)
+        handed: list[str] = []
+
+        async def on_text(text: str) -> None:
+            handed.append(text)
+
+        generation = await provider.generate_stream(request, on_text)
+        assert len(server.requests) == 1, "one generate_stream() must make exactly one HTTP request"
+        self.check_request(server.requests[0], request)
+        assert "".join(handed) == "".join(pieces), f"on_text was handed {handed!r}, not {pieces!r} in that order"
+        assert len(handed) > 1, "on_text was handed the whole answer at once: hand each piece over as it comes"
+        assert generation.text == "".join(pieces), "the returned text must be the pieces handed over, joined"
+        assert generation.usage == usage, f"the stream's usage {generation.usage!r} is not the stream's final {usage!r}"
+        assert generation.cost == _exact_cost(request.model, usage)
+        assert generation.finish_reason == "stop"
+        assert generation.model_name == request.model.name
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("kind", "expected"),
+        [("rate_limit", RateLimited), ("server", ProviderServerError), ("timeout", ProviderTimeout)],
+    )
+    async def test_stream_errors_are_mapped_as_unstreamed_ones(
+        self, provider: Provider, server: MockServer, kind: str, expected: type[ProviderError]
+    ) -> None:
+        self._stream_reply_or_skip(Usage(input_tokens=1, output_tokens=1), ["a", "b"])
+        if kind == "timeout":
+            server.queue(Reply(fail="timeout"))
+        else:
+            server.queue(self.error_reply(kind, headers={"retry-after": "7"}))  # type: ignore[arg-type]
+
+        async def on_text(text: str) -> None:
+            raise AssertionError(f"an error answer handed over text: {text!r}")
+
+        with pytest.raises(ProviderError) as info:
+            await provider.generate_stream(self.make_request(), on_text)
+        assert len(server.requests) == 1, "one generate_stream() must make exactly one HTTP request: no SDK retries"
+        assert isinstance(info.value, expected), f"a streamed call's {kind} gave {info.value!r}"
+        if kind != "timeout":
+            assert info.value.retry_after == 7.0  # type: ignore[attr-defined]
 
     @pytest.mark.asyncio
     async def test_errors_name_model_and_provider(self, provider: Provider, server: MockServer) -> None:
