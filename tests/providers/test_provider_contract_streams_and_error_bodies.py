@@ -1,6 +1,7 @@
 """The provider contract suite catches what an adapter written from docs/providers/index.md gets wrong in its error
 answers that are not the vendor's JSON (a gateway's HTML 502, a text 429) and in its stream (`generate_stream`):
-an adapter with each mistake used to pass the whole suite."""
+an adapter with each mistake used to pass the whole suite. So did one whose timeouts and connection errors name no
+model or provider (as the docs' minimal adapter raised them)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class AcmeProvider(Provider):
         try:
             response = await self._http.post(URL, json=self._body(request))
         except httpx2.TimeoutException as exc:
+            if "transport_errors_unnamed" in self.broken:
+                raise ProviderTimeout(repr(exc)) from exc
             raise ProviderTimeout(repr(exc), model=request.model.name, provider=self.name) from exc
         except httpx2.TransportError as exc:
             raise ProviderConnectionError(repr(exc), model=request.model.name, provider=self.name) from exc
@@ -222,3 +225,11 @@ async def test_an_adapter_that_does_not_stream_skips_the_stream_scenarios() -> N
         await unstreamed.test_stream_hands_over_the_pieces_in_order_with_exact_usage(
             unstreamed.make_provider(server), server
         )
+
+
+async def test_a_timeout_that_names_no_model_or_provider_fails() -> None:
+    sound, server = contract(), MockServer()
+    await sound.test_errors_name_model_and_provider(sound.make_provider(server), server)
+    broken, server = contract("transport_errors_unnamed"), MockServer()
+    with pytest.raises(AssertionError, match="names the model None"):
+        await broken.test_errors_name_model_and_provider(broken.make_provider(server), server)

@@ -643,9 +643,12 @@ class ProviderContract(ABC):
 
     @pytest.mark.asyncio
     async def test_errors_name_model_and_provider(self, provider: Provider, server: MockServer) -> None:
-        error = await self._fail(provider, server, self.error_reply("server"))
-        assert error.model == self.model_profile().name
-        assert error.provider == self.provider_class.name
+        # (a timeout or a refused connection too: the adapter raises those itself, with `model=` and `provider=`)
+        for reply in (self.error_reply("server"), Reply(fail="timeout"), Reply(fail="connect")):
+            server.requests.clear()
+            error = await self._fail(provider, server, reply)
+            assert error.model == self.model_profile().name, f"{error!r} names the model {error.model!r}"
+            assert error.provider == self.provider_class.name, f"{error!r} names the provider {error.provider!r}"
 
     # -- configuration and lifecycle -------------------------------------------------------------
     @pytest.mark.asyncio
