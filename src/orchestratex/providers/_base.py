@@ -121,8 +121,9 @@ class Generation(BaseModel):
     model_name: str = ""
     """The full name of the model asked (`openai:gpt-4.1`)."""
     cost: float = 0.0
-    """What the call is counted as costing, in US dollars: set by the orchestrator to `reported_cost` when
-    the provider reported one, else to `catalog_cost`."""
+    """What the call costs, in US dollars. An adapter sets it to `request.model.cost(usage)` (the catalog's price of
+    `usage`; the contract suite checks it); the orchestrator then sets it to what it counts: `reported_cost` when the
+    provider reported one, else `catalog_cost`."""
     response_model: str | None = None
     """The model the provider says answered, when it says (OpenAI's and OpenRouter's `model`, Anthropic's `model`,
     Gemini's `model_version`): a dated snapshot of the model asked for (`gpt-4o-2024-08-06` for `gpt-4o`), or the
@@ -166,14 +167,24 @@ class Provider(ABC):
 
     @abstractmethod
     async def generate(self, request: GenerationRequest) -> Generation:
-        """Generate one answer for `request`."""
+        """Generate one answer for `request`, in exactly one HTTP request (no retries: the orchestrator retries).
+
+        Refuse an unpriced model (`UnknownPriceError`) before sending anything; send `request.max_output_tokens` as
+        the vendor's output cap. Return the text, the vendor's exact `usage` and `cost=request.model.cost(usage)`.
+        Every failure is one of `orchestratex.exceptions` (`http_error` for an error status, whatever its body),
+        naming `model=request.model.name` and `provider=self.name`: any other exception ends the run.
+        """
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
         """Generate like `generate`, handing each piece of the text to `on_text` as the model produces it,
         and return the complete `Generation` (exact usage) once it has finished.
 
-        The pieces joined are the returned text. Override it where the vendor's SDK streams; this
-        default hands over the whole text as one piece once `generate` has returned.
+        The pieces joined are the returned text, handed over in the order they came; the returned `usage` is the
+        stream's own count (a stream that ends without it is a `MalformedResponse`). Errors are those of
+        `generate`, mapped the same way (a 429 before the stream starts is a `RateLimited` with its
+        `retry_after`), from one HTTP request. Override it where the vendor streams; this default hands over the
+        whole text as one piece once `generate` has returned, as an override does when the text must be final
+        first (a judge's JSON unwrapped, a stop sequence applied by the adapter).
         """
         generation = await self.generate(request)
         if generation.text:
