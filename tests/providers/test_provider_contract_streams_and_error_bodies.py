@@ -1,7 +1,7 @@
 """The provider contract suite catches what an adapter written from docs/providers/index.md gets wrong in its error
 answers that are not the vendor's JSON (a gateway's HTML 502, a text 429) and in its stream (`generate_stream`):
 an adapter with each mistake used to pass the whole suite. So did one whose timeouts and connection errors name no
-model or provider (as the docs' minimal adapter raised them)."""
+model or provider (as the docs' minimal adapter raised them), and one that showed the API key a gateway's 401 quoted."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from orchestratex.testing.provider_contract import ErrorKind, MockServer, Provid
 from orchestratex.usage import Usage
 
 URL = "https://acme.example/v1/generate"
+KEY = "acme-0123456789abcdef"
 
 
 class AcmeProvider(Provider):
@@ -55,6 +56,7 @@ class AcmeProvider(Provider):
             model=request.model.name,
             api_key_env="ACME_API_KEY",
             headers=headers,
+            sent_key=None if "key_shown" in self.broken else KEY,
         )
 
     def _body(self, request: GenerationRequest, *, stream: bool = False) -> dict[str, Any]:
@@ -65,7 +67,7 @@ class AcmeProvider(Provider):
             raise UnknownPriceError(f"model {request.model.name!r} has no price")
         start = time.perf_counter()
         try:
-            response = await self._http.post(URL, json=self._body(request))
+            response = await self._http.post(URL, json=self._body(request), headers={"authorization": f"Bearer {KEY}"})
         except httpx2.TimeoutException as exc:
             if "transport_errors_unnamed" in self.broken:
                 raise ProviderTimeout(repr(exc)) from exc
@@ -233,3 +235,11 @@ async def test_a_timeout_that_names_no_model_or_provider_fails() -> None:
     broken, server = contract("transport_errors_unnamed"), MockServer()
     with pytest.raises(AssertionError, match="names the model None"):
         await broken.test_errors_name_model_and_provider(broken.make_provider(server), server)
+
+
+async def test_an_error_that_shows_the_api_key_a_gateway_quoted_fails() -> None:
+    sound, server = contract(), MockServer()
+    await sound.test_a_key_quoted_in_an_error_is_hidden(sound.make_provider(server), server)
+    broken, server = contract("key_shown"), MockServer()
+    with pytest.raises(AssertionError, match="sent_key="):
+        await broken.test_a_key_quoted_in_an_error_is_hidden(broken.make_provider(server), server)

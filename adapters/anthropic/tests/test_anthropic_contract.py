@@ -56,7 +56,7 @@ class TestAnthropicContract(ProviderContract):
 
     def make_provider(self, server: MockServer) -> AnthropicProvider:
         return AnthropicProvider(
-            api_key="sk-ant-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+            api_key="sk-ant-test-0123456789abcdef", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
         )
 
     def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
@@ -108,7 +108,10 @@ class TestAnthropicContract(ProviderContract):
     def check_request(self, sent: RecordedRequest, request: GenerationRequest) -> None:
         assert sent.method == "POST"
         assert sent.url == "https://api.anthropic.com/v1/messages"
-        assert sent.headers["authorization"] == "Bearer sk-ant-test" or sent.headers["x-api-key"] == "sk-ant-test"
+        assert (
+            sent.headers["authorization"] == "Bearer sk-ant-test-0123456789abcdef"
+            or sent.headers["x-api-key"] == "sk-ant-test-0123456789abcdef"
+        )
         body = sent.json
         assert body["model"] == request.model.version
         assert body.get("system") == request.system

@@ -60,7 +60,9 @@ class TestGeminiContract(ProviderContract):
     sdk_modules = ("google.genai",)
 
     def make_provider(self, server: MockServer) -> GeminiProvider:
-        return GeminiProvider(api_key="AIza-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+        return GeminiProvider(
+            api_key="AIza-test-0123456789abcdef", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+        )
 
     def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
         thought = "Let me think about primes." if usage.reasoning_tokens else None
@@ -105,7 +107,7 @@ class TestGeminiContract(ProviderContract):
         assert sent.url.startswith("https://generativelanguage.googleapis.com/")
         method = "streamGenerateContent?alt=sse" if "streamGenerateContent" in sent.url else "generateContent"
         assert sent.url.endswith(f"/models/{request.model.version}:{method}")
-        assert sent.headers["x-goog-api-key"] == "AIza-test"
+        assert sent.headers["x-goog-api-key"] == "AIza-test-0123456789abcdef"
         body = sent.json
         expected = [{"role": "user", "parts": [{"text": m.content}]} for m in request.messages if m.role == "user"]
         assert body["contents"] == expected

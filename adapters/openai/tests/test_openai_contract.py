@@ -134,7 +134,9 @@ class TestOpenAIChatContract(ProviderContract):
     sdk_modules = ("openai",)
 
     def make_provider(self, server: MockServer) -> OpenAIProvider:
-        return OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+        return OpenAIProvider(
+            api_key="sk-test-0123456789abcdef", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+        )
 
     def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
         return Reply(200, json=chat_completion(usage, text=text, finish=finish))
@@ -164,7 +166,7 @@ class TestOpenAIChatContract(ProviderContract):
     def check_request(self, sent: RecordedRequest, request: GenerationRequest) -> None:
         assert sent.method == "POST"
         assert sent.url == "https://api.openai.com/v1/chat/completions"
-        assert sent.headers["authorization"] == "Bearer sk-test"
+        assert sent.headers["authorization"] == "Bearer sk-test-0123456789abcdef"
         body = sent.json
         assert body["model"] == request.model.version
         assert body["messages"] == [{"role": m.role, "content": m.content} for m in request.messages]
@@ -184,7 +186,9 @@ class TestOpenAIResponsesContract(TestOpenAIChatContract):
 
     def make_provider(self, server: MockServer) -> OpenAIProvider:
         transport = server.httpx2_transport()
-        return OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=transport), api="responses")
+        return OpenAIProvider(
+            api_key="sk-test-0123456789abcdef", http_client=httpx2.AsyncClient(transport=transport), api="responses"
+        )
 
     def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
         return Reply(

@@ -572,6 +572,33 @@ class ProviderContract(ABC):
         assert self.api_key_env in str(error)
 
     @pytest.mark.asyncio
+    async def test_a_key_quoted_in_an_error_is_hidden(self, provider: Provider, server: MockServer) -> None:
+        # Some gateways answer a refused key with "Incorrect API key provided: sk-…": the error's message and body
+        # go to logs, stored runs and the server's API users, so the key the request carried is shown `***`.
+        server.queue(self.success_reply(Usage(input_tokens=5, output_tokens=1), text="ok"))
+        await provider.generate(self.make_request())
+        sent = server.requests[0]
+        keys = {
+            value.removeprefix("Bearer ").strip()
+            for name, value in sent.headers.items()
+            if name in ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+        }
+        keys = {key for key in keys if len(key) >= 12}  # (a shorter one, `ollama` say, is no secret: left as it is)
+        if not keys:
+            pytest.skip("make_provider's API key is under 12 characters (or not in an API-key header): no secret")
+        key = keys.pop()
+        server.requests.clear()
+        text = f"Incorrect API key provided: {key}. You can find your API key at https://example.com/keys."
+        error = await self._fail(
+            provider, server, Reply(401, content=text.encode(), headers={"content-type": "text/plain"})
+        )
+        assert isinstance(error, AuthenticationError), f"a 401 gave {error!r}"
+        assert key not in str(error), (
+            "the error's message shows the API key the vendor quoted: pass http_error sent_key="
+        )
+        assert key not in repr(getattr(error, "body", None)), "the error's body shows the API key: pass sent_key="
+
+    @pytest.mark.asyncio
     async def test_context_length_exceeded(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, self.error_reply("context_length"))
         assert isinstance(error, ContextLengthExceeded)
