@@ -24,7 +24,9 @@ DEFAULT_LENGTH = 4096
 
 
 def _acme_class() -> type[Provider]:
-    code = re.search(r"```python\n(import os\nimport time\n.*?class AcmeProvider.*?)```", DOC.read_text(), re.DOTALL)
+    code = re.search(
+        r"```python\n(import json\nimport os\nimport time\n.*?class AcmeProvider.*?)```", DOC.read_text(), re.DOTALL
+    )
     assert code is not None, "the AcmeProvider example is gone from docs/providers/index.md"
     namespace: dict[str, Any] = {"__name__": "acme_docs"}
     exec(compile(code.group(1), str(DOC), "exec", dont_inherit=True), namespace)
@@ -55,7 +57,9 @@ async def test_the_example_sends_the_output_cap_the_budget_reserved_for() -> Non
         body = json.loads(request.content)
         sent.append(body)
         written = min(body.get("max_tokens") or DEFAULT_LENGTH, DEFAULT_LENGTH)
-        return httpx2.Response(200, json={"text": "word " * written, "usage": {"in": 20, "out": written}})
+        return httpx2.Response(
+            200, json={"text": "word " * written, "usage": {"in": 20, "out": written}, "finish": "max_tokens"}
+        )
 
     result = await _orchestrator(acme).run(
         "Write a long story.", max_iterations=1, preferred_models=[ACME.name], cost_limit=0.05
