@@ -321,9 +321,8 @@ async def test_a_store_counting_judge_verdicts_in_a_models_scores_fails_the_suit
     assert await _fails(ScoresItsJudges(), "test_model_stats")
 
 
-class AsksAboutEndedRuns(MemoryStore):
-    """Asks `gone` about the owner of every lease it gave, an ended run's too (docs/stores.md: only those of `pending`
-    or `running` runs whose lease has not expired)."""
+class RemembersClaims(MemoryStore):
+    """A `MemoryStore` that remembers the owner of every lease it gave (`claimed`, by orchestration id)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -332,6 +331,11 @@ class AsksAboutEndedRuns(MemoryStore):
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         self.claimed[orchestration_id] = owner
         return await super().claim(orchestration_id, owner, ttl_s)
+
+
+class AsksAboutEndedRuns(RemembersClaims):
+    """Asks `gone` about the owner of every lease it gave, an ended run's too (docs/stores.md: only those of `pending`
+    or `running` runs whose lease has not expired)."""
 
     async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
         for oid, owner in self.claimed.items():
@@ -340,17 +344,9 @@ class AsksAboutEndedRuns(MemoryStore):
         return await super().expire_leases_of(gone)
 
 
-class ReleasesTheLeasesOfOwnersGone(MemoryStore):
+class ReleasesTheLeasesOfOwnersGone(RemembersClaims):
     """Frees the runs of an owner gone by releasing their leases, which forgets the owner: its commits are then refused
     (docs/stores.md: the owner stays recorded, and fences as any expired lease does until another claims the run)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.claimed: dict[str, str] = {}
-
-    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
-        self.claimed[orchestration_id] = owner
-        return await super().claim(orchestration_id, owner, ttl_s)
 
     async def expire_leases_of(self, gone: Callable[[str], bool]) -> set[str]:
         freed = await super().expire_leases_of(gone)
