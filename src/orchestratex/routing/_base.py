@@ -168,30 +168,34 @@ class LearningRouter(Router):
     """A router that learns from every evaluated outcome and keeps what it learned in the store,
     under its `name`, so routing improves with use and survives restarts.
 
-    Subclasses implement `select`, `update` (learn one outcome in memory) and `restore` (rebuild from the
-    statistics persisted in the store), and leave `observe` and `attach` as they are: `observe` does `update` and then
-    adds the outcome to the store's sums for (`name`, domain, model), a `RoutingStat` (`n`, `score_sum`,
-    `score_sq_sum`, `cost_sum`, `latency_ms_sum`, `output_tokens_sum`); the prompt, the attempts and the judging cost
+    Subclasses implement `select`, `update` (learn one outcome in memory), `restore` (rebuild from the
+    statistics persisted in the store) and, when `restore` adds to what the router holds, `forget`; they leave
+    `observe` and `attach` as they are: `observe` does `update` and then adds the outcome to the store's sums for
+    (`name`, domain, model), a `RoutingStat` (`n`, `score_sum`, `score_sq_sum`, `cost_sum`, `latency_ms_sum`,
+    `output_tokens_sum`); the prompt, the attempts and the judging cost
     are not kept, so what `update` learns from them is lost at a restart.
     """
 
     _store: Store | None = None
 
     async def attach(self, store: Store) -> None:
-        """Load the statistics persisted in `store`: `restore(await store.routing_stats(self.name))`. A built-in
+        """Load the statistics persisted in `store`: `restore(await store.routing_stats(self.name))`. A
         router attached before (the same router object given to another orchestrator: a notebook cell run again, an
         orchestrator made per request) to a store that holds statistics of it first forgets what it held, so they
-        are not counted twice; attached to a store holding none (a new one: a lab replay), it keeps what it learned.
-        A `LearningRouter` of your own is not made to forget: `restore` adds the statistics to what it holds, unless
-        it replaces them (or give each orchestrator a new router)."""
+        are not counted twice (`forget`, then `restore`); attached to a store holding none (a new one: a lab replay),
+        it keeps what it learned."""
         stats = await store.routing_stats(self.name)
         if self._store is not None and stats:
-            self._forget()
+            self.forget()
         self._store = store
         self.restore(stats)
 
-    def _forget(self) -> None:
-        """Drop what was learned in memory (before `restore` from the store again); the built-in routers do."""
+    def forget(self) -> None:
+        """Drop what was learned in memory: `attach` calls it before `restore` when the router was attached before and
+        the new store holds statistics of it, which include what it learned then. The default drops nothing: a router
+        of your own that keeps what `update` and `restore` gave it overrides it (or has `restore` replace what it
+        holds), else a router given to a second orchestrator (a notebook cell run again) counts those statistics
+        twice. The built-in routers override it."""
 
     async def observe(self, feedback: RoutingFeedback) -> None:
         self.update(feedback)

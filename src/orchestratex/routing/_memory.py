@@ -260,7 +260,7 @@ class EscalatingRouter(LearningRouter):
     memory: FailureMemory
 
     async def attach(self, store: Store) -> None:
-        await super().attach(store)  # (a router attached before forgets its memory there too: see `_forget`)
+        await super().attach(store)  # (a router attached before forgets its memory there too: see `forget`)
         self.memory.restore(await store.routing_stats(f"{self.name}.cascade"))
 
     async def observe(self, feedback: RoutingFeedback) -> None:

@@ -133,7 +133,8 @@ class ContextualRouter(EscalatingRouter):
         object.__setattr__(self, name, value)
 
     # -- learning -----------------------------------------------------------------------------
-    def _forget(self) -> None:
+    def forget(self) -> None:
+        """Drop what was learned in memory (its statistics and its failure memory): see `LearningRouter.forget`."""
         self._stats.clear()
         self._domains.clear()
         self._models.clear()
