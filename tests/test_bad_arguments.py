@@ -519,6 +519,13 @@ def test_a_learning_router_with_an_async_update_or_restore_is_refused_when_given
         UserError, match=r"^AsyncRestore\.restore must be a plain function, .* `def restore\(self, stats\)`"
     ):
         Orchestrator(simulate=True, router=AsyncRestore())
+
+    class AsyncForget(Learns):
+        async def forget(self) -> None:  # type: ignore[override]
+            self.seen = 0
+
+    with pytest.raises(UserError, match=r"^AsyncForget\.forget must be a plain function, .* `def forget\(self\)`"):
+        Orchestrator(simulate=True, router=AsyncForget())
     router = Learns()
     assert Orchestrator(simulate=True, router=router).run_sync("Hello", max_iterations=1).status == "completed"
     assert router.seen == 1

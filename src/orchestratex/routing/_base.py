@@ -250,12 +250,16 @@ def check_router(router: Router) -> None:
     if isinstance(router, LearningRouter):
         # (the other way round: `async def update` or `async def restore` was taken; `observe` and `attach` call them
         # without awaiting them, so the router learned nothing, only Python's "coroutine … was never awaited" said so)
-        for method, arguments, caller in (("update", "feedback", "observe"), ("restore", "stats", "attach")):
+        for method, arguments, caller in (
+            ("update", "self, feedback", "observe"),
+            ("restore", "self, stats", "attach"),
+            ("forget", "self", "attach"),
+        ):
             if inspect.iscoroutinefunction(getattr(type(router), method, None)):
                 raise UserError(
                     f"{type(router).__name__}.{method} must be a plain function, as LearningRouter.{caller} calls"
                     f" it without awaiting it (an `async def {method}` never runs):"
-                    f" write `def {method}(self, {arguments})`"
+                    f" write `def {method}({arguments})`"
                 )
 
 
